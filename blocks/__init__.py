@@ -1,0 +1,1 @@
+"""Prefect blocks of build-monitor: one module per external system."""

@@ -1,0 +1,39 @@
+"""Flake-aware culprit finding: a pure, step-wise noisy bisection.
+
+A Bayesian noisy binary search (after Henderson et al., "Flake Aware Culprit Finding",
+ICST 2023) keeps a probability for every suspect commit plus one for "the red result was a
+flake", probes where the probability mass splits, skips commits that fail for another reason,
+retries infrastructure errors, and verifies the culprit (failure reproduces, parent passes)
+before confirming it.
+"""
+
+from __future__ import annotations
+
+from build_monitor.bisection.observation import Observation, Outcome
+from build_monitor.bisection.search import (
+    BisectResult,
+    BisectSearch,
+    BisectStatus,
+    ProbeFunction,
+    run_search,
+)
+from build_monitor.bisection.settings import BisectSettings
+from build_monitor.bisection.signatures import (
+    SignatureMatcher,
+    normalise_signature,
+    signatures_match,
+)
+
+__all__ = [
+    "BisectResult",
+    "BisectSearch",
+    "BisectSettings",
+    "BisectStatus",
+    "Observation",
+    "Outcome",
+    "ProbeFunction",
+    "SignatureMatcher",
+    "normalise_signature",
+    "run_search",
+    "signatures_match",
+]

@@ -1,0 +1,16 @@
+"""The `build-monitor` command line."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from build_monitor.cli import check_commands, demo_command, service_commands  # noqa: F401
+from build_monitor.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,77 @@
+"""The typer application object and the helpers every command shares."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from build_monitor.config import Config, load_config
+from build_monitor.errors import BuildMonitorError
+
+
+class _FriendlyErrors(TyperGroup):
+    """Errors meant for the user become a message and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BuildMonitorError as exc:
+            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            typer.secho("interrupted", err=True)
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if os.environ.get("BUILD_MONITOR_DEBUG"):
+                raise
+            typer.secho(
+                f"internal error: {type(exc).__name__}: {exc}\n"
+                "(set BUILD_MONITOR_DEBUG=1 to see the traceback)",
+                err=True,
+                fg=typer.colors.RED,
+            )
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(
+    name="build-monitor",
+    cls=_FriendlyErrors,
+    help="Build-failure detection, commit isolation and rollback for Rust services, on Prefect.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="config.toml to use (default: $BUILD_MONITOR_CONFIG, else ./config.toml).",
+        dir_okay=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document, nothing else.")]
+
+
+def get_config(path: Path | None, *, required: bool = True) -> Config:
+    return load_config(path, required=required)
+
+
+def print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print an error to stderr and return the Exit to raise."""
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)

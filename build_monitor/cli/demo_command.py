@@ -1,0 +1,78 @@
+"""`build-monitor demo`: the whole loop on a generated sample service, with nothing configured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from build_monitor.cli.app import JsonOption, app, print_json
+from build_monitor.cli.check_commands import describe_build, flow_run_link
+from build_monitor.cli.progress import note, step
+from build_monitor.demo import DEMO_SERVICE, prepare_demo
+from build_monitor.prefect_runtime import prefect_api, ui_url
+from build_monitor.settings import data_dir
+
+
+@app.command("demo")
+def demo(
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Where to create the demo (default: data dir).")
+    ] = None,
+    builder: Annotated[
+        str, typer.Option(help="auto (docker if usable, else local), docker or local.")
+    ] = "auto",
+    json_output: JsonOption = False,
+) -> None:
+    """Create a sample Rust service with a few good commits and a breaking one, and monitor it."""
+    from flows.check import check_commit
+    from flows.monitor import monitor
+
+    if builder not in ("auto", "docker", "local"):
+        raise typer.BadParameter("use auto, docker or local", param_hint="--builder")
+    target = directory or data_dir() / "demo"
+    with step(f"preparing the sample service in {target}"):
+        setup = prepare_demo(target, builder, note)  # type: ignore[arg-type]
+    note(f"builder: {setup.builder}; config: {setup.config_path}")
+    config_path = str(setup.config_path)
+    with prefect_api(note) as api_url:
+        with step(f"checking the last good commit {setup.repo.good[:10]}"):  # type: ignore[index]
+            baseline = check_commit(
+                service=DEMO_SERVICE,
+                commit=setup.repo.good,
+                trigger="demo",
+                config_path=config_path,
+            )
+        note(describe_build(baseline))
+        with step("monitoring the branch head"):
+            result: dict[str, Any] = monitor(
+                service=DEMO_SERVICE, trigger="demo", config_path=config_path
+            )
+    builds = result["builds"]
+    head = builds[-1] if builds else None
+    document = {
+        "service": DEMO_SERVICE,
+        "builder": setup.builder,
+        "config": config_path,
+        "repository": str(setup.repo.path),
+        "baseline": baseline,
+        "head": head,
+        "state": result["state"],
+        "prefect_ui": ui_url(api_url),
+        "flow_run_url": flow_run_link(api_url, head["flow_run_id"]) if head else None,
+    }
+    if json_output:
+        print_json(document)
+    else:
+        if head:
+            typer.echo(describe_build(head))
+            if head.get("log_excerpt"):
+                typer.echo(head["log_excerpt"])
+        typer.echo(f"\n{DEMO_SERVICE} is {result['state']}.")
+        typer.echo(f"See the runs in the Prefect UI: {document['prefect_ui']}")
+        if document["flow_run_url"]:
+            typer.echo(f"This run: {document['flow_run_url']}")
+        typer.echo(f"Try: build-monitor history {DEMO_SERVICE} --config {config_path}")
+    detected = head is not None and head["status"] == "failed"
+    raise typer.Exit(0 if detected else 1)

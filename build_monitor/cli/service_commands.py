@@ -1,0 +1,136 @@
+"""`list`, `status` and `history`: what is monitored and how it went."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+
+from build_monitor import crud
+from build_monitor.cli.app import ConfigOption, JsonOption, app, get_config, print_json
+from build_monitor.config import Config
+from build_monitor.db import session_scope
+from build_monitor.models import ServiceState
+from build_monitor.reports import BuildReport
+from build_monitor.validation import validate_service_name
+
+
+def service_summaries(config: Config) -> list[dict[str, Any]]:
+    summaries = []
+    with session_scope(config.database_url) as session:
+        crud.mark_interrupted_builds(session=session, stale_after=timedelta(days=2))
+        for service in config.services:
+            record = crud.get_service(session=session, name=service.name)
+            last = crud.latest_build(session=session, service=service.name)
+            summaries.append(
+                {
+                    "name": service.name,
+                    "repo": service.repo,
+                    "branch": service.branch,
+                    "builder": service.builder,
+                    "state": (record.state if record else ServiceState.unknown).value,
+                    "last_build": BuildReport.from_build(last).model_dump() if last else None,
+                }
+            )
+    return summaries
+
+
+def _describe_last(last: dict[str, Any] | None) -> str:
+    if last is None:
+        return "never built"
+    detail = f" at {last['stage']}: {last['signature']}" if last["stage"] else ""
+    return f"{last['short']} {last['status']}{detail}"
+
+
+@app.command("list")
+def list_services(config: ConfigOption = None, json_output: JsonOption = False) -> None:
+    """List the configured services with their state and last build."""
+    summaries = service_summaries(get_config(config))
+    if json_output:
+        print_json({"services": summaries})
+        return
+    if not summaries:
+        typer.echo("no services configured")
+    for summary in summaries:
+        typer.echo(
+            f"{summary['name']:<24} {summary['state']:<8} {summary['builder']:<6} "
+            f"{summary['branch']:<16} {_describe_last(summary['last_build'])}"
+        )
+
+
+def overall_state(states: list[str]) -> str:
+    if any(state == ServiceState.failing for state in states):
+        return "failing"
+    if states and all(state == ServiceState.healthy for state in states):
+        return "healthy"
+    return "unknown"
+
+
+def prefect_api_in_use() -> dict[str, Any]:
+    from build_monitor.prefect_runtime import configured_api_url, local_server_url
+
+    configured = configured_api_url()
+    if configured:
+        return {"url": configured, "source": "PREFECT_API_URL"}
+    local = local_server_url()
+    if local:
+        return {"url": local, "source": "local server started by build-monitor"}
+    return {"url": None, "source": "none running; the next flow command starts a local server"}
+
+
+@app.command("status")
+def status(config: ConfigOption = None, json_output: JsonOption = False) -> None:
+    """Show overall health, every service's state and the Prefect API in use."""
+    loaded = get_config(config)
+    summaries = service_summaries(loaded)
+    document = {
+        "overall": overall_state([s["state"] for s in summaries]),
+        "services": [
+            {"name": s["name"], "state": s["state"], "last_build": s["last_build"]}
+            for s in summaries
+        ],
+        "prefect_api": prefect_api_in_use(),
+        "database": loaded.database_url.split("@")[-1],
+    }
+    if json_output:
+        print_json(document)
+        return
+    typer.echo(f"overall: {document['overall']}")
+    for summary in summaries:
+        typer.echo(
+            f"  {summary['name']:<24} {summary['state']:<8} {_describe_last(summary['last_build'])}"
+        )
+    api = document["prefect_api"]
+    typer.echo(f"prefect api: {api['url'] or '-'} ({api['source']})")
+
+
+@app.command("history")
+def history(
+    service: Annotated[str, typer.Argument(help="Service name.")],
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many builds.")] = 20,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show a service's builds, newest first."""
+    loaded = get_config(config)
+    loaded.service(validate_service_name(service))
+    with session_scope(loaded.database_url) as session:
+        builds = [
+            BuildReport.from_build(b).model_dump()
+            for b in crud.list_builds(session=session, service=service, limit=limit)
+        ]
+    if json_output:
+        print_json({"service": service, "builds": builds})
+        return
+    if not builds:
+        typer.echo(f"{service}: no builds recorded")
+    for build in builds:
+        duration = f"{build['duration_s']:.1f}s" if build["duration_s"] is not None else "-"
+        detail = f" [{build['stage']}] {build['signature']}" if build["stage"] else ""
+        if build["status"] == "error":
+            detail = f" {build['signature']}"
+        typer.echo(
+            f"{build['short']} {build['status']:<11} {duration:>8}  "
+            f"{build['subject'][:50]} ({build['author']}){detail}"
+        )

@@ -1,0 +1,246 @@
+"""Git operations on a service repository (GitPython; nothing reaches a shell).
+
+A bare mirror per service lives in the cache dir. Each build checks its commit out into a
+worktree of its own, so two builds never share a working tree.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import git
+
+from build_monitor.errors import GitError, InfrastructureError
+from build_monitor.validation import FULL_SHA_PATTERN, validate_branch, validate_ref
+
+_FIELD_SEP = "\x1f"
+_RECORD_SEP = "\x1e"
+
+
+@dataclass(frozen=True)
+class GitAuth:
+    """Per-command credentials: `-c` options and environment, never written to git config."""
+
+    config_options: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    author: str
+    email: str
+    subject: str
+    committed_at: datetime
+    parents: tuple[str, ...]
+
+    @property
+    def short(self) -> str:
+        return self.sha[:10]
+
+
+def mirror_path(cache_dir: Path, service: str) -> Path:
+    return cache_dir / "repos" / f"{service}.git"
+
+
+@contextmanager
+def _repo_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _git(repo: git.Repo, auth: GitAuth | None = None) -> git.Git:
+    runner = repo.git
+    if auth is not None:
+        runner = git.Git(repo.git_dir)
+        runner.update_environment(**auth.env)
+        if auth.config_options:
+            runner.set_persistent_git_options(c=list(auth.config_options))
+    return runner
+
+
+def _describe(exc: git.GitCommandError) -> str:
+    stderr = (exc.stderr or "").strip().replace("stderr: ", "").strip("'\n ")
+    return stderr.splitlines()[-1] if stderr else str(exc)
+
+
+def sync_repository(
+    *, repo_url: str, branch: str, cache_dir: Path, service: str, auth: GitAuth | None = None
+) -> Path:
+    """Clone the repository as a bare mirror, or fetch it; returns the mirror path."""
+    validate_branch(branch)
+    if repo_url.startswith("-"):
+        raise GitError(f"invalid repository URL {repo_url!r}")
+    path = mirror_path(cache_dir, service)
+    with _repo_lock(path):
+        try:
+            if not (path / "HEAD").exists():
+                if path.exists():
+                    shutil.rmtree(path)
+                tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+                git.Repo.init(tmp, bare=True)
+                tmp.rename(path)
+            repo = git.Repo(path)
+            _git(repo, auth).fetch(
+                "--prune", "--force", "--", repo_url, "+refs/heads/*:refs/heads/*"
+            )
+        except git.GitCommandError as exc:
+            raise GitError(f"cannot fetch {repo_url}: {_describe(exc)}") from None
+        except OSError as exc:
+            raise InfrastructureError(f"cannot write the git cache at {path}: {exc}") from None
+        if not _ref_exists(repo, f"refs/heads/{branch}"):
+            raise GitError(f"branch {branch!r} does not exist in {repo_url}")
+    return path
+
+
+def _ref_exists(repo: git.Repo, ref: str) -> bool:
+    try:
+        repo.git.rev_parse("--verify", "--quiet", ref)
+    except git.GitCommandError:
+        return False
+    return True
+
+
+def open_repo(path: Path) -> git.Repo:
+    try:
+        return git.Repo(path)
+    except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+        raise GitError(f"{path} is not a git repository") from None
+
+
+def resolve_commit(repo_path: Path, ref: str) -> str:
+    """The full sha of `ref` (branch, tag, sha or rev expression)."""
+    validate_ref(ref)
+    repo = open_repo(repo_path)
+    try:
+        return str(repo.git.rev_parse("--verify", "--end-of-options", f"{ref}^{{commit}}"))
+    except git.GitCommandError:
+        raise GitError(f"unknown commit {ref!r}") from None
+
+
+def _parse_log(output: str) -> list[CommitInfo]:
+    commits = []
+    for record in output.split(_RECORD_SEP):
+        record = record.strip("\n")
+        if not record:
+            continue
+        sha, author, email, subject, timestamp, parents = record.split(_FIELD_SEP)
+        commits.append(
+            CommitInfo(
+                sha=sha,
+                author=author,
+                email=email,
+                subject=subject,
+                committed_at=datetime.fromtimestamp(int(timestamp), UTC),
+                parents=tuple(parents.split()),
+            )
+        )
+    return commits
+
+
+_LOG_FORMAT = _FIELD_SEP.join(["%H", "%an", "%ae", "%s", "%ct", "%P"]) + _RECORD_SEP
+
+
+def commit_info(repo_path: Path, ref: str) -> CommitInfo:
+    sha = resolve_commit(repo_path, ref)
+    output = open_repo(repo_path).git.log("-1", f"--format={_LOG_FORMAT}", sha, "--")
+    return _parse_log(output)[0]
+
+
+def list_commits(
+    repo_path: Path, *, since: str | None, until: str, first_parent: bool = True, limit: int = 0
+) -> list[CommitInfo]:
+    """Commits after `since` (exclusive) up to `until` (inclusive), oldest first."""
+    until_sha = resolve_commit(repo_path, until)
+    args = [f"--format={_LOG_FORMAT}", "--reverse"]
+    if first_parent:
+        args.append("--first-parent")
+    if limit:
+        args.insert(0, f"--max-count={limit}")
+    if since is not None:
+        since_sha = resolve_commit(repo_path, since)
+        if not is_ancestor(repo_path, since_sha, until_sha):
+            raise GitError(f"{since[:12]} is not an ancestor of {until[:12]}")
+        args.append(f"{since_sha}..{until_sha}")
+    else:
+        args.append(until_sha)
+    output = open_repo(repo_path).git.log(*args, "--")
+    commits = _parse_log(output)
+    if limit and len(commits) > limit:
+        commits = commits[-limit:]
+    return commits
+
+
+def is_ancestor(repo_path: Path, ancestor: str, descendant: str) -> bool:
+    repo = open_repo(repo_path)
+    try:
+        repo.git.merge_base("--is-ancestor", ancestor, descendant)
+    except git.GitCommandError as exc:
+        if exc.status == 1:
+            return False
+        raise GitError(f"cannot compare {ancestor[:12]} and {descendant[:12]}") from None
+    return True
+
+
+def is_on_branch(repo_path: Path, commit: str, branch: str) -> bool:
+    return is_ancestor(repo_path, resolve_commit(repo_path, commit), f"refs/heads/{branch}")
+
+
+_MAX_SLOTS = 64
+
+
+@contextmanager
+def _free_slot(parent: Path) -> Iterator[Path]:
+    """A worktree path under `parent` that no other build holds. Paths are stable (slot-0,
+    slot-1, ...) so cargo's fingerprints, which include the source path, stay valid."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for index in range(_MAX_SLOTS):
+        handle = open(parent / f"slot-{index}.lock", "w")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield parent / f"slot-{index}"
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+        return
+    raise InfrastructureError(f"more than {_MAX_SLOTS} concurrent builds in {parent}")
+
+
+@contextmanager
+def checkout_worktree(repo_path: Path, sha: str, *, root: Path | None = None) -> Iterator[Path]:
+    """A fresh detached worktree of `sha` that no other build shares; cleaned afterwards."""
+    if not FULL_SHA_PATTERN.fullmatch(sha):
+        raise GitError(f"expected a full commit sha, got {sha!r}")
+    repo = open_repo(repo_path)
+    parent = (root or repo_path.parent.parent / "worktrees") / repo_path.stem
+    with _free_slot(parent) as path:
+        shutil.rmtree(path, ignore_errors=True)
+        try:
+            with _repo_lock(repo_path):
+                repo.git.worktree("prune")
+                repo.git.worktree("add", "--detach", "--force", str(path), sha)
+        except git.GitCommandError as exc:
+            shutil.rmtree(path, ignore_errors=True)
+            raise GitError(f"cannot check out {sha[:12]}: {_describe(exc)}") from None
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+            with _repo_lock(repo_path):
+                repo.git.worktree("prune")

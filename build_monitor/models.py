@@ -1,0 +1,171 @@
+"""SQLModel tables and their layered Base/Create/Public schemas (history database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import DateTime, TypeDecorator
+from sqlmodel import Column, Field, SQLModel, Text, UniqueConstraint
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always returns timezone-aware datetimes, also on SQLite."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a timezone-aware column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _timestamp(*, nullable: bool = False, default_now: bool = True) -> Any:
+    if default_now:
+        return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=nullable))
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class BuildStatus(StrEnum):
+    running = "running"
+    passed = "passed"
+    failed = "failed"
+    error = "error"
+    interrupted = "interrupted"
+
+
+class BuildStage(StrEnum):
+    build = "build"
+    test = "test"
+    health = "health"
+
+
+class ServiceState(StrEnum):
+    healthy = "healthy"
+    failing = "failing"
+    unknown = "unknown"
+
+
+# ---------------------------------------------------------------- services
+
+
+class ServiceBase(SQLModel):
+    name: str = Field(primary_key=True, max_length=63)
+    repo: str
+    branch: str
+    state: ServiceState = ServiceState.unknown
+
+
+class ServiceRecord(ServiceBase, table=True):
+    __tablename__ = "services"
+
+    updated_at: datetime = _timestamp()
+    last_build_id: int | None = Field(default=None, foreign_key="builds.id")
+
+
+class ServicePublic(ServiceBase):
+    updated_at: datetime
+
+
+# ---------------------------------------------------------------- builds
+
+
+class BuildBase(SQLModel):
+    service: str = Field(index=True, max_length=63)
+    commit: str = Field(index=True, max_length=64)
+    author: str = ""
+    subject: str = ""
+    builder: str = "docker"
+    trigger: str = "check"
+
+
+class Build(BuildBase, table=True):
+    __tablename__ = "builds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: BuildStatus = Field(default=BuildStatus.running, index=True)
+    stage: BuildStage | None = None
+    signature: str | None = None
+    log_excerpt: str | None = Field(default=None, sa_column=Column(Text))
+    image: str | None = None
+    attempts: int = 0
+    flow_run_id: str | None = None
+    # Owner of a running build, to tell a live build from one whose process died.
+    host: str | None = None
+    pid: int | None = None
+    started_at: datetime = _timestamp()
+    finished_at: datetime | None = _timestamp(nullable=True, default_now=False)
+    duration_s: float | None = None
+
+
+class BuildCreate(BuildBase):
+    flow_run_id: str | None = None
+
+
+class BuildPublic(BuildBase):
+    id: int
+    status: BuildStatus
+    stage: BuildStage | None
+    signature: str | None
+    log_excerpt: str | None
+    image: str | None
+    attempts: int
+    flow_run_id: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+
+
+# ---------------------------------------------------------------- notifications
+
+
+class NotificationRecord(SQLModel, table=True):
+    """One delivery attempt of an event to a channel; also the deduplication ledger."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("dedup_key", "channel", name="uq_notification_dedup"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(index=True, max_length=255)
+    channel: str = Field(index=True, max_length=255)
+    event: str = Field(max_length=64)
+    service: str = Field(index=True, max_length=63)
+    commit: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="pending", max_length=32)  # pending|sent|failed|suppressed
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _timestamp()
+    sent_at: datetime | None = _timestamp(nullable=True, default_now=False)
+
+
+# ---------------------------------------------------------------- webhook deliveries
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """A verified forge delivery; the unique id makes redeliveries no-ops, and `emitted` makes
+    an accepted delivery survive a Prefect outage (it is re-emitted later)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("forge", "delivery_id", name="uq_webhook_delivery"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    forge: str = Field(max_length=16)
+    delivery_id: str = Field(max_length=255)
+    service: str | None = Field(default=None, max_length=63)
+    event: str = Field(max_length=64)
+    payload: str = Field(sa_column=Column(Text))  # the Prefect event, as JSON
+    emitted: bool = False
+    received_at: datetime = _timestamp()
+    emitted_at: datetime | None = _timestamp(nullable=True, default_now=False)

@@ -1,0 +1,1 @@
+"""Notifications: events, messages, routing, deduplication (pure) — the senders are blocks."""

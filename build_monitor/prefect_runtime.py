@@ -1,0 +1,151 @@
+"""Which Prefect API commands use: $PREFECT_API_URL when set, else a local Prefect server that
+build-monitor starts once (SQLite under its data dir) and reuses across commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from build_monitor.errors import InfrastructureError
+from build_monitor.settings import data_dir
+
+DEFAULT_PORT = 4200
+START_TIMEOUT_SECONDS = 120
+
+
+def configured_api_url() -> str | None:
+    from prefect.settings import PREFECT_API_URL
+
+    return os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value() or None
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _state_file() -> Path:
+    return data_dir() / "prefect" / "server.json"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _pick_port() -> int:
+    if _port_free(DEFAULT_PORT):
+        return DEFAULT_PORT
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_environment(prefect_home: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+    }
+
+
+def local_server_url() -> str | None:
+    """The URL of build-monitor's own local server if it is up."""
+    try:
+        state = json.loads(_state_file().read_text())
+    except (OSError, ValueError):
+        return None
+    url = state.get("api_url")
+    return url if isinstance(url, str) and _healthy(url) else None
+
+
+def start_local_server(progress: Callable[[str], None] = lambda _: None) -> str:
+    """Start a detached `prefect server start` on 127.0.0.1 and wait until it answers."""
+    home = data_dir() / "prefect"
+    home.mkdir(parents=True, exist_ok=True)
+    port = _pick_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    progress(f"starting a local Prefect server on http://127.0.0.1:{port} (data in {home})")
+    with open(home / "server.log", "ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=server_environment(home),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if _healthy(api_url):
+            _state_file().write_text(json.dumps({"api_url": api_url, "pid": process.pid}))
+            return api_url
+        if process.poll() is not None:
+            break
+        time.sleep(0.5)
+    process.kill()
+    raise InfrastructureError(f"the local Prefect server did not start; see {home / 'server.log'}")
+
+
+def resolve_api_url(progress: Callable[[str], None] = lambda _: None) -> str:
+    configured = configured_api_url()
+    if configured:
+        return configured
+    return local_server_url() or start_local_server(progress)
+
+
+def ui_url(api_url: str) -> str:
+    from prefect.settings import PREFECT_UI_URL
+
+    configured = os.environ.get("PREFECT_UI_URL") or PREFECT_UI_URL.value()
+    if configured and not configured.startswith("http://ephemeral"):
+        return str(configured).rstrip("/")
+    return api_url.removesuffix("/api").rstrip("/")
+
+
+@contextmanager
+def prefect_api(progress: Callable[[str], None] = lambda _: None) -> Iterator[str]:
+    """Run the block with Prefect pointed at the API `resolve_api_url` chose."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    api_url = resolve_api_url(progress)
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        yield api_url
+
+
+def stop_local_server() -> bool:
+    try:
+        state = json.loads(_state_file().read_text())
+        os.killpg(int(state["pid"]), signal.SIGTERM)
+    except (OSError, ValueError, KeyError):
+        return False
+    _state_file().unlink(missing_ok=True)
+    return True

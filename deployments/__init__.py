@@ -1,0 +1,1 @@
+"""Deployments of the flows, built from config.toml."""

@@ -1,0 +1,1 @@
+"""Prefect flows: monitor, check, bisect, rollback."""

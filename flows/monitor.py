@@ -1,0 +1,100 @@
+"""The monitor flow: fetch a service's branch, build the commits not yet built, set its state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from build_monitor import crud
+from build_monitor.config import Config, ServiceConfig, load_config
+from build_monitor.db import session_scope
+from build_monitor.errors import GitError
+from build_monitor.gitrepo import CommitInfo, commit_info, is_on_branch, list_commits
+from build_monitor.models import ServiceState
+from build_monitor.reports import BuildReport
+from flows.check import check_and_record, load_git_credentials
+from tasks.git import fetch_repository
+
+
+def commits_to_build(
+    config: Config, service: ServiceConfig, mirror: Path, head: str
+) -> list[CommitInfo]:
+    """The commits after the newest already-built one, oldest first; only the newest unless
+    `build_each_commit`, and never more than `max_commits_per_run`."""
+    window = list_commits(
+        mirror, since=None, until=head, limit=max(service.max_commits_per_run, 200)
+    )
+    with session_scope(config.database_url) as session:
+        built = crud.built_commits(
+            session=session, service=service.name, commits=[c.sha for c in window]
+        )
+    pending: list[CommitInfo] = []
+    for info in reversed(window):
+        if info.sha in built:
+            break
+        pending.append(info)
+    pending.reverse()
+    if not pending:
+        return []
+    if not service.build_each_commit:
+        return pending[-1:]
+    return pending[-service.max_commits_per_run :]
+
+
+def _monitor_run_name() -> str:
+    parameters = flow_run.get_parameters()
+    return f"monitor {parameters.get('service')}"
+
+
+@flow(name="monitor", flow_run_name=_monitor_run_name, validate_parameters=True)
+def monitor(
+    service: str,
+    commit: str | None = None,
+    before: str | None = None,
+    trigger: str = "poll",
+    config_path: str | None = None,
+) -> dict[str, object]:
+    """Fetch the service's branch and build what is new; mark the service healthy or failing.
+
+    `commit`/`before` come from a push event: the pushed head and the previous head.
+    """
+    logger = get_run_logger()
+    config = load_config(Path(config_path) if config_path else None)
+    service_config = config.service(service)
+    mirror = fetch_repository(
+        service_config, config.cache_dir, load_git_credentials(service_config)
+    )
+    branch_ref = f"refs/heads/{service_config.branch}"
+    head = commit_info(mirror, branch_ref).sha
+    if commit:
+        if not is_on_branch(mirror, commit, service_config.branch):
+            raise GitError(f"{commit[:12]} is not on {service_config.branch}")
+        head = commit_info(mirror, commit).sha
+    pending = commits_to_build(config, service_config, mirror, head)
+    if not pending:
+        logger.info("%s: nothing new at %s", service, head[:10])
+    reports: list[BuildReport] = []
+    for index, info in enumerate(pending):
+        is_newest = index == len(pending) - 1
+        reports.append(
+            check_and_record(
+                config, service_config, mirror, info, trigger=trigger, update_state=is_newest
+            )
+        )
+    with session_scope(config.database_url) as session:
+        crud.upsert_service(
+            session=session,
+            name=service_config.name,
+            repo=service_config.repo,
+            branch=service_config.branch,
+        )
+        record = crud.get_service(session=session, name=service)
+        state = record.state if record else ServiceState.unknown
+    return {
+        "service": service,
+        "head": head,
+        "state": state.value,
+        "builds": [report.model_dump() for report in reports],
+    }

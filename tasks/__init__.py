@@ -1,0 +1,1 @@
+"""Thin Prefect tasks around build_monitor's plain functions."""

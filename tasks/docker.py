@@ -1,0 +1,68 @@
+"""Docker tasks: build a commit's image, health-check it, prune old images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+from prefect_docker import DockerHost
+
+from build_monitor import docker_builder, health
+from build_monitor.config import ServiceConfig
+from build_monitor.errors import InfrastructureError
+from build_monitor.outcome import StepResult
+from tasks.retry import is_infrastructure_failure, with_attempts
+
+
+def raise_if_infrastructure(result: StepResult) -> StepResult:
+    if result.status == "error":
+        raise InfrastructureError(result.signature or "infrastructure error")
+    return result
+
+
+@task(
+    retries=1,
+    retry_delay_seconds=5,
+    retry_condition_fn=is_infrastructure_failure,
+    timeout_seconds=3600,
+    cache_policy=NO_CACHE,
+    task_run_name="docker build {commit:.10}",
+)
+def build_image(
+    docker_host: DockerHost, service: ServiceConfig, context: Path, commit: str
+) -> StepResult:
+    logger = get_run_logger()
+    with docker_host.get_client() as client:
+        result = docker_builder.build_image(
+            client, service=service, context=context, commit=commit, on_line=logger.debug
+        )
+    return raise_if_infrastructure(with_attempts(result))
+
+
+@task(
+    retries=1,
+    retry_delay_seconds=5,
+    retry_condition_fn=is_infrastructure_failure,
+    timeout_seconds=3600,
+    cache_policy=NO_CACHE,
+    task_run_name="health {commit:.10}",
+)
+def check_image_health(
+    docker_host: DockerHost, service: ServiceConfig, image: str, commit: str
+) -> StepResult:
+    with docker_host.get_client() as client:
+        health.remove_orphan_containers(client, service=service.name)
+        result = health.check_container_health(client, service=service, image=image, commit=commit)
+    return raise_if_infrastructure(with_attempts(result))
+
+
+@task(retries=1, retry_delay_seconds=5, timeout_seconds=300, cache_policy=NO_CACHE)
+def prune_service_images(
+    docker_host: DockerHost, service: ServiceConfig, protect: set[str]
+) -> list[str]:
+    with docker_host.get_client() as client:
+        return docker_builder.prune_images(
+            client, service=service.name, keep=service.keep_images, protect=protect
+        )
