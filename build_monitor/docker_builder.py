@@ -81,6 +81,7 @@ class _BuildStream:
         self.exception: BaseException | None = None
         self.image_id: str | None = None
         self.running_container: str | None = None
+        self._partial = ""
         self._chunks = chunks
         self._on_line = on_line
         self.thread = threading.Thread(target=self._consume, daemon=True)
@@ -89,23 +90,38 @@ class _BuildStream:
         try:
             for chunk in self._chunks:
                 self._take(chunk)
+            self.flush()
         except BaseException as exc:  # reported to the caller's thread
             self.exception = exc
 
     def _take(self, chunk: dict[str, Any]) -> None:
         if "stream" in chunk:
-            text = str(chunk["stream"])
-            for line in text.splitlines():
-                self.lines.append(line)
-                if match := _RUNNING_IN.search(line):
-                    self.running_container = match.group(1)
-                if self._on_line:
-                    self._on_line(line)
+            # Chunks split lines anywhere; only complete lines are logged.
+            self._partial += str(chunk["stream"])
+            *complete, self._partial = self._partial.split("\n")
+            for line in complete:
+                self._add_line(line)
         if "error" in chunk:
+            self.flush()
             self.error = str(chunk["error"]).strip()
             self.lines.append(self.error)
         if "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
             self.image_id = chunk["aux"]["ID"]
+
+    def _add_line(self, line: str) -> None:
+        line = line.rstrip("\r")
+        if not line.strip() and (not self.lines or not self.lines[-1].strip()):
+            return
+        self.lines.append(line)
+        if match := _RUNNING_IN.search(line):
+            self.running_container = match.group(1)
+        if self._on_line:
+            self._on_line(line)
+
+    def flush(self) -> None:
+        if self._partial:
+            self._add_line(self._partial)
+            self._partial = ""
 
 
 def build_image(

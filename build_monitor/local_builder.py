@@ -34,6 +34,7 @@ def shared_target_dir(cache_dir: Path, service: str) -> Path:
 
 
 def link_target_dir(worktree: Path, target_dir: Path) -> None:
+    target_dir.mkdir(parents=True, exist_ok=True)
     link = worktree / "target"
     if not link.exists() and not link.is_symlink():
         link.symlink_to(target_dir, target_is_directory=True)

@@ -46,6 +46,8 @@ def ensure_rust_image(
 ) -> str:
     """Return the tag of a Rust build image, building it offline only if it is not cached."""
     report = progress or _ignore
+    if tag is not None and _image_exists(client, tag):
+        return tag
     sysroot = rust_sysroot()
     image_tag = tag or default_image_tag(sysroot)
     if _image_exists(client, image_tag):

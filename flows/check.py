@@ -61,7 +61,9 @@ def probe(config: Config, service: ServiceConfig, mirror: Path, commit: str) -> 
             )
             checked = _result_of(state, attempts)
             return _combine(built, checked)
-        target = shared_target_dir(config.cache_dir, service.name)
+        # One target dir per worktree slot: cargo's fingerprints trust the recorded source
+        # paths, so two live worktrees must never share one.
+        target = shared_target_dir(config.cache_dir, service.name) / worktree.name
         state = build_in_worktree.with_options(retries=service.retries, timeout_seconds=timeout)(
             service, worktree, commit, target, return_state=True
         )

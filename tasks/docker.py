@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import docker
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
@@ -11,9 +14,21 @@ from prefect_docker import DockerHost
 
 from build_monitor import docker_builder, health
 from build_monitor.config import ServiceConfig
+from build_monitor.docker_builder import DOCKER_UNREACHABLE
 from build_monitor.errors import InfrastructureError
 from build_monitor.outcome import StepResult
 from tasks.retry import is_infrastructure_failure, with_attempts
+
+
+@contextmanager
+def docker_client(docker_host: DockerHost) -> Iterator[docker.DockerClient]:
+    """The block's client; an engine that cannot be reached is an infrastructure error."""
+    try:
+        client = docker_host.get_client()
+    except DOCKER_UNREACHABLE as exc:
+        raise InfrastructureError(f"docker engine unreachable: {exc}") from None
+    with client:
+        yield client
 
 
 def raise_if_infrastructure(result: StepResult) -> StepResult:
@@ -34,7 +49,7 @@ def build_image(
     docker_host: DockerHost, service: ServiceConfig, context: Path, commit: str
 ) -> StepResult:
     logger = get_run_logger()
-    with docker_host.get_client() as client:
+    with docker_client(docker_host) as client:
         result = docker_builder.build_image(
             client, service=service, context=context, commit=commit, on_line=logger.debug
         )
@@ -52,7 +67,7 @@ def build_image(
 def check_image_health(
     docker_host: DockerHost, service: ServiceConfig, image: str, commit: str
 ) -> StepResult:
-    with docker_host.get_client() as client:
+    with docker_client(docker_host) as client:
         health.remove_orphan_containers(client, service=service.name)
         result = health.check_container_health(client, service=service, image=image, commit=commit)
     return raise_if_infrastructure(with_attempts(result))
@@ -62,7 +77,7 @@ def check_image_health(
 def prune_service_images(
     docker_host: DockerHost, service: ServiceConfig, protect: set[str]
 ) -> list[str]:
-    with docker_host.get_client() as client:
+    with docker_client(docker_host) as client:
         return docker_builder.prune_images(
             client, service=service.name, keep=service.keep_images, protect=protect
         )

@@ -11,7 +11,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import docker
 import docker.errors
@@ -37,7 +37,7 @@ _DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestExce
 
 
 class SampleRepoFactory(Protocol):
-    def __call__(self, scenario: Scenario = "good", **options: Any) -> SampleRepo: ...
+    def __call__(self, scenario: Scenario | str = "good", **options: Any) -> SampleRepo: ...
 
 
 @pytest.fixture(scope="session")
@@ -65,9 +65,10 @@ def sample_repo(tmp_path: Path) -> SampleRepoFactory:
     """`sample_repo("compile_error", good_commits=5)` -> a fresh repository under tmp_path."""
     counter = itertools.count()
 
-    def create(scenario: Scenario = "good", **options: Any) -> SampleRepo:
+    def create(scenario: Scenario | str = "good", **options: Any) -> SampleRepo:
         path = tmp_path / f"{scenario}-{next(counter)}"
-        return create_sample_service(path, scenario=scenario, **options)
+        # create_sample_service rejects unknown scenarios with a clear InvalidInputError.
+        return create_sample_service(path, scenario=cast(Scenario, scenario), **options)
 
     return create
 

@@ -76,7 +76,9 @@ class PrefectEventsEmitter(EventEmitter):
             return str(exc)
         except httpx.HTTPError as exc:
             return f"Prefect API unreachable: {type(exc).__name__}"
-        return None if response.status_code == 200 else f"Prefect API answered {response.status_code}"
+        return (
+            None if response.status_code == 200 else f"Prefect API answered {response.status_code}"
+        )
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from build_monitor.webhooks.config import SecretRef
 
@@ -20,7 +21,7 @@ class SecretUnavailable(Exception):
 async def load_secret_block(name: str) -> str:
     from prefect.blocks.system import Secret
 
-    block = await Secret.aload(name)
+    block: Any = await Secret.aload(name)
     value = block.get()
     if not isinstance(value, str):
         raise SecretUnavailable(f"Secret block {name!r} does not hold a string")

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from build_monitor.bisection.posterior import Posterior
 
+PLAUSIBLE_FRACTION = 0.5
+
 
 def split_value(at_or_before: float) -> float:
     """How evenly a probe divides the mass: 0.5 is a perfect halving, 0 tells nothing."""
@@ -24,11 +26,22 @@ def choose_probes(
     quantiles ``1/(count+1), ..., count/(count+1)``, so ``count`` parallel probes cut the mass
     into ``count + 1`` parts.
 
-    Ties prefer the commit built fewer times (a rerun is chosen only when it is the most
-    informative probe), then the older commit. Probes whose split is below ``minimum_split``
-    are useless and never chosen.
+    A probe cannot split finer than one commit's mass, so every position within one commit's
+    mass of the best is a near-tie; near-ties go to the position that best splits the count of
+    the most plausible commits (those with at least half the top probability). Without flakes
+    that is exactly git bisect's halving, which keeps the flake-free cost at ceil(log2 N) even
+    though improbable flake hypotheses carry a little mass. Remaining ties prefer the commit
+    built fewer times (a rerun is chosen only when it is the most informative probe), then the
+    older one. Probes splitting off less than ``minimum_split`` are useless and never chosen.
     """
+    probabilities = posterior.probabilities
     cumulative = posterior.at_or_before()
+    top = max(probabilities[1:-1], default=0.0)
+    plausible_before = []
+    plausible = 0
+    for probability in probabilities:
+        plausible += probability >= PLAUSIBLE_FRACTION * top
+        plausible_before.append(plausible)
     useful = [
         position
         for position in range(1, posterior.candidates + 1)
@@ -39,10 +52,16 @@ def choose_probes(
         remaining = [position for position in useful if position not in chosen]
         if not remaining:
             break
+        best = min(remaining, key=lambda position: abs(cumulative[position] - quantile))
+        tolerance = abs(cumulative[best] - quantile) + max(
+            probabilities[best], probabilities[best + 1]
+        )
+        near_ties = [p for p in remaining if abs(cumulative[p] - quantile) <= tolerance]
         chosen.append(
             min(
-                remaining,
+                near_ties,
                 key=lambda position: (
+                    abs(plausible_before[position] - quantile * plausible),
                     abs(cumulative[position] - quantile),
                     runs[position],
                     position,

@@ -4,10 +4,15 @@ Positions index the commit list: 0 is the last known good commit, 1..n are the s
 (n is the first known bad commit) and n + 1 stands for "no culprit in range" (the red result
 was itself a flake). Hypothesis ``c`` says commits before ``c`` are good and commits from ``c``
 on are broken. Under it, a probe of commit ``j`` fails with the target signature with
-probability ``flake_rate`` if ``j < c`` and ``1 - false_pass_rate`` otherwise.
+probability ``f`` (the flake rate) if ``j < c`` and ``1 - false_pass_rate`` otherwise.
+
+The flake rate is not fixed: it has a Beta prior (mean ``flake_prior``, worth
+``flake_prior_weight`` runs) and is integrated out on a grid, so reruns of the same commit
+(pass and fail at one commit, or a fail below a pass) move it, and uncertainty about it keeps
+the culprit's probability honest instead of over-confident.
 
 The likelihood only changes at probed commits, so hypotheses are handled in segments between
-probed positions; this keeps an update O(probed commits), and expanding to one probability per
+probed positions: an update costs O(grid x probed commits), expanding to one probability per
 commit O(n).
 """
 
@@ -16,10 +21,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
-MIN_FLAKE_RATE = 1e-6
-MAX_FLAKE_RATE = 0.95
-FLAKE_ESTIMATE_ITERATIONS = 4
+MAX_FLAKE_RATE = 0.5
+MIN_PRIOR_MEAN = 1e-4
+_GRID_POINTS = 24
+_SIMPSON_INTERVALS = 32
 
 
 @dataclass
@@ -50,7 +57,8 @@ class FlakeModel:
 @dataclass(frozen=True)
 class Posterior:
     """``probabilities[c]`` is P(culprit = position c) for c in 1..n; index n + 1 holds the
-    "no culprit in range" hypothesis and index 0 is always 0 (the good commit is good)."""
+    "no culprit in range" hypothesis and index 0 is always 0 (the good commit is good).
+    ``flake_rate`` is the posterior mean flake rate."""
 
     probabilities: tuple[float, ...]
     flake_rate: float
@@ -78,110 +86,96 @@ def _log(value: float) -> float:
     return math.log(value) if value > 0 else -math.inf
 
 
-def _segment_log_likelihoods(
-    observed: list[tuple[int, CommitTally]], flake_rate: float, false_pass_rate: float
-) -> list[float]:
-    """Log-likelihood of each segment: segment k holds hypotheses c with
-    ``observed[k-1] < c <= observed[k]``, so commits observed[:k] are good, the rest broken."""
-    log_flake, log_clean = _log(flake_rate), _log(1.0 - flake_rate)
-    log_hit, log_false_pass = _log(1.0 - false_pass_rate), _log(false_pass_rate)
+def _beta_integral(alpha: float, beta: float, upper: float) -> float:
+    """Unnormalised Beta CDF at ``upper`` (<= 0.5) by Simpson's rule after substituting
+    ``u = f**alpha``, which removes the singularity at 0 when ``alpha < 1``."""
+    end = upper**alpha
+    step = end / _SIMPSON_INTERVALS
 
-    def good_ll(tally: CommitTally) -> float:
-        return tally.target_failures * log_flake + tally.passes * log_clean
+    def integrand(u: float) -> float:
+        return (1.0 - u ** (1.0 / alpha)) ** (beta - 1.0) / alpha
 
-    def broken_ll(tally: CommitTally) -> float:
-        passes_ll = tally.passes * log_false_pass if tally.passes else 0.0
-        return tally.target_failures * log_hit + passes_ll
-
-    suffix_broken = [0.0] * (len(observed) + 1)
-    for k in range(len(observed) - 1, -1, -1):
-        suffix_broken[k] = suffix_broken[k + 1] + broken_ll(observed[k][1])
-    result = []
-    prefix_good = 0.0
-    for k in range(len(observed) + 1):
-        result.append(prefix_good + suffix_broken[k])
-        if k < len(observed):
-            prefix_good += good_ll(observed[k][1])
-    return result
+    total = integrand(0.0) + integrand(end)
+    for i in range(1, _SIMPSON_INTERVALS):
+        total += (4 if i % 2 else 2) * integrand(i * step)
+    return total * step / 3
 
 
-def _segment_weights(
-    observed: list[tuple[int, CommitTally]], candidates: int, flake_rate: float, model: FlakeModel
-) -> tuple[list[tuple[int, int]], list[float], float]:
-    """Bounds ``(lo, hi]`` of each segment, its unnormalised per-hypothesis weight, and the
-    normaliser (sum of prior mass times weight)."""
-    per_commit_prior = (1.0 - model.no_culprit_prior) / candidates
-    log_likelihoods = _segment_log_likelihoods(observed, flake_rate, model.false_pass_rate)
-    best = max(log_likelihoods)
-    upper_bounds = [position for position, _ in observed] + [candidates + 1]
-    bounds = []
-    weights = []
-    normaliser = 0.0
-    lo = 0
-    for hi, log_likelihood in zip(upper_bounds, log_likelihoods, strict=True):
-        weight = math.exp(log_likelihood - best) if log_likelihood > -math.inf else 0.0
-        commits = min(hi, candidates) - lo
-        prior_mass = commits * per_commit_prior
-        if hi == candidates + 1:
-            prior_mass += model.no_culprit_prior
-        bounds.append((lo, hi))
-        weights.append(weight)
-        normaliser += prior_mass * weight
-        lo = hi
-    return bounds, weights, normaliser
-
-
-def _estimate_flake_rate(
-    observed: list[tuple[int, CommitTally]], candidates: int, model: FlakeModel
-) -> float:
-    """Posterior-mean flake rate: a Beta prior updated with the target failures seen at commits,
-    weighted by the probability that each commit is good (expectation-maximisation)."""
-    alpha = model.flake_prior * model.flake_prior_weight
-    beta = (1.0 - model.flake_prior) * model.flake_prior_weight
-    flake_rate = min(max(model.flake_prior, MIN_FLAKE_RATE), MAX_FLAKE_RATE)
-    if not observed:
-        return flake_rate
-    per_commit_prior = (1.0 - model.no_culprit_prior) / candidates
-    for _ in range(FLAKE_ESTIMATE_ITERATIONS):
-        bounds, weights, normaliser = _segment_weights(observed, candidates, flake_rate, model)
-        masses = []
-        for (lo, hi), weight in zip(bounds, weights, strict=True):
-            prior_mass = (min(hi, candidates) - lo) * per_commit_prior
-            if hi == candidates + 1:
-                prior_mass += model.no_culprit_prior
-            masses.append(prior_mass * weight / normaliser)
-        good_mass = 0.0  # P(culprit after observed[k]) = sum of segments k+1..
-        flakes = 0.0
-        good_runs = 0.0
-        for k in range(len(observed) - 1, -1, -1):
-            good_mass += masses[k + 1]
-            tally = observed[k][1]
-            flakes += good_mass * tally.target_failures
-            good_runs += good_mass * (tally.target_failures + tally.passes)
-        updated = (alpha + flakes) / (alpha + beta + good_runs)
-        updated = min(max(updated, MIN_FLAKE_RATE), MAX_FLAKE_RATE)
-        converged = abs(updated - flake_rate) < 1e-5
-        flake_rate = updated
-        if converged:
-            break
-    return flake_rate
+@lru_cache(maxsize=64)
+def flake_grid(alpha: float, beta: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Grid of flake rates (log-spaced from 1e-4 to 0.5) with the log prior mass of each cell
+    under Beta(alpha, beta) truncated to [0, 0.5]."""
+    low = 1e-4
+    ratio = (MAX_FLAKE_RATE / low) ** (1 / (_GRID_POINTS - 1))
+    points = [low * ratio**i for i in range(_GRID_POINTS)]
+    edges = [0.0] + [math.sqrt(a * b) for a, b in zip(points, points[1:], strict=False)]
+    edges.append(MAX_FLAKE_RATE)
+    cdf = [_beta_integral(alpha, beta, edge) if edge > 0 else 0.0 for edge in edges]
+    masses = [max(b - a, 1e-300) for a, b in zip(cdf, cdf[1:], strict=False)]
+    total = sum(masses)
+    return tuple(points), tuple(math.log(mass / total) for mass in masses)
 
 
 def compute_posterior(
     tallies: Mapping[int, CommitTally], candidates: int, model: FlakeModel
 ) -> Posterior:
-    """Posterior over the culprit position given every target-relevant observation."""
-    observed = sorted(
-        (position, tally) for position, tally in tallies.items() if tally.informative
-    )
-    flake_rate = _estimate_flake_rate(observed, candidates, model)
-    bounds, weights, normaliser = _segment_weights(observed, candidates, flake_rate, model)
+    """Posterior over the culprit position, the flake rate integrated out."""
+    observed = sorted((p, t) for p, t in tallies.items() if t.informative)
+    upper_bounds = [position for position, _ in observed] + [candidates + 1]
     per_commit_prior = (1.0 - model.no_culprit_prior) / candidates
+    prior_masses = []
+    lo = 0
+    for hi in upper_bounds:
+        mass = (min(hi, candidates) - lo) * per_commit_prior
+        prior_masses.append(mass + (model.no_culprit_prior if hi == candidates + 1 else 0.0))
+        lo = hi
+
+    log_hit, log_false_pass = _log(1.0 - model.false_pass_rate), _log(model.false_pass_rate)
+    # Segment k: observed[:k] are good commits, observed[k:] broken.
+    suffix_broken = [0.0] * (len(observed) + 1)
+    for k in range(len(observed) - 1, -1, -1):
+        tally = observed[k][1]
+        passes_ll = tally.passes * log_false_pass if tally.passes else 0.0
+        suffix_broken[k] = suffix_broken[k + 1] + tally.target_failures * log_hit + passes_ll
+
+    mean_prior = max(model.flake_prior, MIN_PRIOR_MEAN)
+    rates, log_priors = flake_grid(
+        mean_prior * model.flake_prior_weight, (1.0 - mean_prior) * model.flake_prior_weight
+    )
+    table = []  # (flake rate, [log weight per segment])
+    best = -math.inf
+    for rate, log_prior in zip(rates, log_priors, strict=True):
+        log_flake, log_clean = math.log(rate), math.log(1.0 - rate)
+        prefix_good = log_prior
+        row = []
+        for k in range(len(observed) + 1):
+            row.append(prefix_good + suffix_broken[k])
+            if k < len(observed):
+                tally = observed[k][1]
+                prefix_good += tally.target_failures * log_flake + tally.passes * log_clean
+        best = max(best, *row)
+        table.append((rate, row))
+
+    segment_weights = [0.0] * (len(observed) + 1)
+    weighted_rate = 0.0
+    normaliser = 0.0
+    for rate, row in table:
+        rate_mass = 0.0
+        for k, log_weight in enumerate(row):
+            if log_weight > -math.inf:
+                weight = math.exp(log_weight - best)
+                segment_weights[k] += weight
+                rate_mass += weight * prior_masses[k]
+        normaliser += rate_mass
+        weighted_rate += rate * rate_mass
+
     probabilities = [0.0] * (candidates + 2)
-    for (lo, hi), weight in zip(bounds, weights, strict=True):
+    lo = 0
+    for hi, weight in zip(upper_bounds, segment_weights, strict=True):
         density = per_commit_prior * weight / normaliser
         for position in range(lo + 1, min(hi, candidates) + 1):
             probabilities[position] = density
         if hi == candidates + 1:
             probabilities[candidates + 1] = model.no_culprit_prior * weight / normaliser
-    return Posterior(probabilities=tuple(probabilities), flake_rate=flake_rate)
+        lo = hi
+    return Posterior(probabilities=tuple(probabilities), flake_rate=weighted_rate / normaliser)

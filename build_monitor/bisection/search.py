@@ -15,6 +15,7 @@ from build_monitor.bisection.signatures import SignatureMatcher, signatures_matc
 from build_monitor.errors import InvalidInputError
 
 SHORT_SHA = 10
+MAX_TIED_SUSPECTS = 100
 
 
 class BisectStatus(StrEnum):
@@ -376,9 +377,7 @@ class BisectSearch:
         if unverifiable:
             reason = (
                 f"top suspect {_short(culprit)} (p={_percent(probability)}) cannot be verified: "
-                + ", ".join(
-                    f"{_short(self._commits[p])} is untestable" for p in unverifiable
-                )
+                + ", ".join(f"{_short(self._commits[p])} is untestable" for p in unverifiable)
             )
             return _Decision(posterior, result=self._inconclusive(posterior, reason))
         if budget_left <= 0:
@@ -432,12 +431,16 @@ class BisectSearch:
         return self._make_result(BisectStatus.INCONCLUSIVE, posterior, None, reason)
 
     def _top_suspects(self, posterior: Posterior) -> list[tuple[str, float]]:
-        ranked = sorted(
-            range(1, self.candidates + 1), key=lambda p: (-posterior.probabilities[p], p)
-        )
+        """The ``max_suspects`` most likely commits, extended by commits tied with the last one
+        (an untestable window has equal probabilities and is listed whole, up to a cap)."""
+        probabilities = posterior.probabilities
+        ranked = sorted(range(1, self.candidates + 1), key=lambda p: (-probabilities[p], p))
+        count = min(self._settings.max_suspects, len(ranked))
+        floor = probabilities[ranked[count - 1]] * (1 - 1e-9)
+        while count < min(len(ranked), MAX_TIED_SUSPECTS) and probabilities[ranked[count]] >= floor:
+            count += 1
         return [
-            (self._commits[p], posterior.probabilities[p])
-            for p in ranked[: self._settings.max_suspects]
+            (self._commits[p], probabilities[p]) for p in ranked[:count] if probabilities[p] > 0
         ]
 
     def _make_result(

@@ -64,11 +64,13 @@ class BisectSettings:
             raise InvalidInputError("invalid bisect settings: " + "; ".join(problems))
 
     def build_budget(self, candidates: int) -> int:
-        """``max_builds``, or a default of ``4 * ceil(log2(candidates + 1)) + 8`` (36 builds for
-        128 candidates): enough for a flaky search, bounded for a hopeless one."""
+        """``max_builds``, or a default of ``4 * ceil(log2(candidates + 1)) + 8`` builds (40 for
+        128 candidates), scaled by ``(parallel + 1) / 2`` because parallel rounds buy wall-clock
+        time with extra builds: enough for a flaky search, bounded for a hopeless one."""
         if self.max_builds is not None:
             return self.max_builds
-        return 4 * math.ceil(math.log2(candidates + 1)) + 8
+        sequential = 4 * math.ceil(math.log2(candidates + 1)) + 8
+        return math.ceil(sequential * (self.parallel + 1) / 2)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, the inverse of :meth:`from_dict`."""

@@ -196,7 +196,7 @@ class HeldEvent:
 
 def compose_summary(service: str, held: list[HeldEvent], quiet_period_seconds: float) -> Message:
     count = len(held)
-    noun = "event was" if count == 1 else "events were"
+    noun, verb = ("event", "was") if count == 1 else ("events", "were")
     lines = tuple(
         f"{item.at:%Y-%m-%d %H:%M:%S} UTC  {item.event}  {short_sha(item.commit)}"
         for item in held[:20]
@@ -207,7 +207,7 @@ def compose_summary(service: str, held: list[HeldEvent], quiet_period_seconds: f
     return Message(
         title=f"{count} held back: {service}",
         headline=(
-            f"{count} more {noun} for {service} held back during the "
+            f"{count} more {noun} for {service} {verb} held back during the "
             f"{quiet_period_seconds:g} s quiet period; the latest is {latest}."
         ),
         severity="warning",

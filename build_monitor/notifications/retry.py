@@ -57,7 +57,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 class RetryPolicy:
     max_attempts: int = 4
     timeout_seconds: float = 10.0
-    # A send never takes longer than max(budget_seconds, timeout_seconds), waits included.
+    # Retries (waits and later attempts) end within budget_seconds of the first try, so a
+    # send never takes longer than max(budget_seconds, timeout_seconds).
     budget_seconds: float = 30.0
     base_delay_seconds: float = 1.0
     max_delay_seconds: float = 10.0
@@ -82,11 +83,13 @@ def send_with_retries(
 ) -> int:
     """Call send(timeout) until it succeeds; return the attempts used, or raise DeliveryError
     (with `.attempts`) once the error is permanent, attempts run out, or the deadline nears."""
-    deadline = clock() + policy.deadline_seconds
+    retry_deadline = clock() + policy.budget_seconds
     attempt = 0
     while True:
         attempt += 1
-        timeout = max(_MIN_ATTEMPT_SECONDS, min(policy.timeout_seconds, deadline - clock()))
+        timeout = policy.timeout_seconds
+        if attempt > 1:
+            timeout = max(_MIN_ATTEMPT_SECONDS, min(timeout, retry_deadline - clock()))
         try:
             send(timeout)
             return attempt
@@ -95,7 +98,7 @@ def send_with_retries(
             if not exc.retryable or attempt >= policy.max_attempts:
                 raise
             delay = exc.retry_after if exc.retry_after is not None else policy.backoff(attempt, rng)
-            if clock() + delay + _MIN_ATTEMPT_SECONDS > deadline:
+            if clock() + delay + _MIN_ATTEMPT_SECONDS > retry_deadline:
                 exc.message += f" (gave up: next try in {delay:.1f} s is past the retry budget)"
                 exc.args = (exc.message,)
                 raise

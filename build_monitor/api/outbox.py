@@ -1,0 +1,180 @@
+"""The webhook outbox: every accepted delivery is recorded before it is answered, then relayed
+to Prefect by one background worker. Rows still `emitted = False` (Prefect was down, the process
+died) are picked up again by a periodic sweep and at startup, so an accepted delivery is never
+lost; the unique (forge, delivery_id) makes a redelivery a no-op."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, func, select
+
+from build_monitor.api.emitter import EventEmitter
+from build_monitor.db import session_scope
+from build_monitor.models import WebhookDelivery, utcnow
+
+logger = logging.getLogger("build_monitor.api.outbox")
+
+
+def store_delivery(
+    database_url: str,
+    *,
+    forge: str,
+    delivery_id: str,
+    event: str,
+    services: Sequence[str],
+    events: Sequence[dict[str, Any]],
+) -> int | None:
+    """Record an accepted delivery; None when this delivery was already recorded."""
+    row = WebhookDelivery(
+        forge=forge,
+        delivery_id=delivery_id,
+        service=services[0] if len(services) == 1 else None,
+        event=event,
+        payload=json.dumps(list(events)),
+    )
+    try:
+        with session_scope(database_url) as session:
+            session.add(row)
+            session.flush()
+            return row.id
+    except IntegrityError:
+        return None
+
+
+def unemitted_ids(database_url: str, *, limit: int = 1000) -> list[int]:
+    with session_scope(database_url) as session:
+        statement = (
+            select(WebhookDelivery.id)
+            .where(col(WebhookDelivery.emitted).is_(False))
+            .order_by(col(WebhookDelivery.id))
+            .limit(limit)
+        )
+        return [i for i in session.exec(statement).all() if i is not None]
+
+
+def count_unemitted(database_url: str) -> int:
+    with session_scope(database_url) as session:
+        statement = select(func.count()).where(col(WebhookDelivery.emitted).is_(False))
+        return int(session.exec(statement).one())
+
+
+def load_unemitted(database_url: str, ids: Sequence[int]) -> list[tuple[int, list[dict[str, Any]]]]:
+    with session_scope(database_url) as session:
+        statement = select(WebhookDelivery).where(
+            col(WebhookDelivery.id).in_(list(ids)), col(WebhookDelivery.emitted).is_(False)
+        )
+        return [(row.id, json.loads(row.payload)) for row in session.exec(statement) if row.id]
+
+
+def mark_emitted(database_url: str, ids: Sequence[int]) -> None:
+    now = utcnow()
+    with session_scope(database_url) as session:
+        rows = session.exec(select(WebhookDelivery).where(col(WebhookDelivery.id).in_(list(ids))))
+        for row in rows:
+            row.emitted, row.emitted_at = True, now
+            session.add(row)
+
+
+class OutboxRelay:
+    """One worker drains a queue of delivery ids in batches; a sweeper re-queues stored rows
+    that are still unemitted. A single consumer means no row is emitted twice by this process."""
+
+    def __init__(
+        self,
+        database_url: str,
+        emitter: EventEmitter,
+        *,
+        sweep_interval_seconds: float,
+        emit_timeout_seconds: float,
+        batch_size: int = 200,
+    ) -> None:
+        self._database_url = database_url
+        self._emitter = emitter
+        self._sweep_interval = sweep_interval_seconds
+        self._emit_timeout = emit_timeout_seconds
+        self._batch_size = batch_size
+        self._queue: asyncio.Queue[int] = asyncio.Queue()
+        self._queued: set[int] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.last_error: str | None = None
+        self.emitted_count = 0
+
+    def notify(self, delivery_row_id: int) -> None:
+        if delivery_row_id not in self._queued:
+            self._queued.add(delivery_row_id)
+            self._queue.put_nowait(delivery_row_id)
+
+    async def sweep(self) -> int:
+        """Queue every stored, unemitted delivery; returns how many were newly queued."""
+        ids = await anyio.to_thread.run_sync(lambda: unemitted_ids(self._database_url))
+        fresh = [i for i in ids if i not in self._queued]
+        for row_id in fresh:
+            self.notify(row_id)
+        return len(fresh)
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._work(), name="webhook-outbox-worker"),
+            asyncio.create_task(self._sweep_forever(), name="webhook-outbox-sweeper"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def drain(self, timeout_seconds: float = 10.0) -> bool:
+        """Wait until nothing is queued or being relayed (for tests and shutdown)."""
+        with anyio.move_on_after(timeout_seconds):
+            while self._queued:
+                await asyncio.sleep(0.01)
+            return True
+        return False
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception as exc:
+                logger.warning("webhook outbox sweep failed: %s", exc)
+            await asyncio.sleep(self._sweep_interval)
+
+    async def _work(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._batch_size and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._relay(batch)
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                logger.warning(
+                    "could not emit %d webhook deliveries to Prefect (will retry): %s",
+                    len(batch),
+                    self.last_error,
+                )
+            finally:
+                self._queued.difference_update(batch)
+
+    async def _relay(self, batch: list[int]) -> None:
+        rows = await anyio.to_thread.run_sync(lambda: load_unemitted(self._database_url, batch))
+        if not rows:
+            return
+        events = [event for _, row_events in rows for event in row_events]
+        with anyio.fail_after(self._emit_timeout):
+            await self._emitter.emit(events)
+        ids = [row_id for row_id, _ in rows]
+        await anyio.to_thread.run_sync(lambda: mark_emitted(self._database_url, ids))
+        self.emitted_count += len(events)
+        self.last_error = None

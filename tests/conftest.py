@@ -1,0 +1,38 @@
+"""Shared test setup: an isolated data dir, telemetry off, a Prefect test server, fixtures for
+real Docker and generated sample Rust repositories (tests/repo_fixtures.py)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("BUILD_MONITOR_DATA_DIR", tempfile.mkdtemp(prefix="bm-test-data-"))
+for _name in ("BUILD_MONITOR_CONFIG", "BUILD_MONITOR_HOST", "BUILD_MONITOR_PORT", "LOG_LEVEL"):
+    os.environ.pop(_name, None)
+
+import pytest  # noqa: E402
+
+from tests.pg_fixtures import *  # noqa: E402,F403
+from tests.repo_fixtures import *  # noqa: E402,F403
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url() -> Iterator[str]:
+    """A real Prefect server (the test harness) for the whole session; its URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        url = PREFECT_API_URL.value()
+        assert url
+        yield str(url)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "data"
+    monkeypatch.setenv("BUILD_MONITOR_DATA_DIR", str(path))
+    return path

@@ -1,0 +1,148 @@
+"""The blocks and the SMTP sender against real receivers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from blocks.custom_webhook import CustomWebhook
+from blocks.discord import DiscordWebhook
+from blocks.slack import SlackWebhook
+from build_monitor.notifications.compose import compose_plain
+from build_monitor.notifications.render import render_email, render_slack
+from build_monitor.notifications.retry import DeliveryError, RetryPolicy, send_with_retries
+from build_monitor.notifications.signing import SIGNATURE_HEADER, sign_body
+from build_monitor.notifications.smtp import email_credentials_from_env, send_email
+from tests.notifications.conftest import Receiver, SmtpServer, free_port
+
+
+def test_slack_block_posts_block_kit_with_a_text_fallback(receiver: Receiver) -> None:
+    SlackWebhook(url=SecretStr(receiver.url("/slack/T0/B0/x"))).notify("All good", "Hello")
+    [request] = receiver.at("/slack/T0/B0/x")
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.json == {
+        "text": "Hello: All good",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "Hello"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "All good"}},
+        ],
+    }
+
+
+def test_discord_block_posts_an_embed_with_content(receiver: Receiver) -> None:
+    DiscordWebhook(url=SecretStr(receiver.url("/discord/1/abc"))).notify("Body <b>", "Subj")
+    [request] = receiver.at("/discord/1/abc")
+    assert request.json == {
+        "content": "**Subj**: Body <b>",
+        "embeds": [{"title": "Subj", "description": "Body <b>", "color": 0x0366D6, "fields": []}],
+        "allowed_mentions": {"parse": []},
+    }
+
+
+def test_a_refusal_raises_with_the_receivers_status_and_no_url(receiver: Receiver) -> None:
+    receiver.script("/slack/secret-token", (404, {}, "no_service {path}"))
+    block = SlackWebhook(url=SecretStr(receiver.url("/slack/secret-token")))
+    with pytest.raises(DeliveryError) as caught:
+        block.notify("x")
+    assert caught.value.status_code == 404 and not caught.value.retryable
+    assert str(caught.value) == "Slack answered HTTP 404: no_service ***"
+
+
+def test_429_with_retry_after_then_200_waits_as_told(receiver: Receiver) -> None:
+    receiver.script("/s", (429, {"Retry-After": "1"}, "slow down"), (200, {}, "ok"))
+    block = SlackWebhook(url=SecretStr(receiver.url("/s")))
+    started = time.monotonic()
+    attempts = send_with_retries(
+        lambda timeout: block.send({"text": "hi"}, timeout=timeout), RetryPolicy(jitter=0)
+    )
+    assert attempts == 2 and len(receiver.at("/s")) == 2
+    assert 1.0 <= time.monotonic() - started < 3
+
+
+def test_500_then_200_is_retried(receiver: Receiver) -> None:
+    receiver.script("/d", (500, {}, "oops"), (204, {}, ""))
+    block = DiscordWebhook(url=SecretStr(receiver.url("/d")))
+    policy = RetryPolicy(base_delay_seconds=0.05)
+    assert send_with_retries(lambda t: block.send({"content": "hi"}, timeout=t), policy) == 2
+
+
+def test_a_permanent_404_is_tried_once(receiver: Receiver) -> None:
+    receiver.script("/gone", (404, {}, "unknown webhook"))
+    block = DiscordWebhook(url=SecretStr(receiver.url("/gone")))
+    with pytest.raises(DeliveryError) as caught:
+        send_with_retries(lambda t: block.send({"content": "x"}, timeout=t), RetryPolicy())
+    assert caught.value.attempts == 1 and len(receiver.at("/gone")) == 1
+
+
+def test_connection_refused_is_retryable_and_names_no_url() -> None:
+    url = f"http://127.0.0.1:{free_port()}/hook-secret-path"
+    with pytest.raises(DeliveryError) as caught:
+        SlackWebhook(url=SecretStr(url)).send({"text": "x"}, timeout=2)
+    assert caught.value.retryable and "hook-secret-path" not in str(caught.value)
+    assert str(caught.value).startswith("Slack unreachable (ConnectError")
+
+
+def test_custom_webhook_signs_the_raw_body(receiver: Receiver) -> None:
+    block = CustomWebhook(
+        url=SecretStr(receiver.url("/hook")),
+        secret=SecretStr("shared-secret"),
+        headers={"Authorization": "Bearer tok"},  # type: ignore[arg-type]
+    )
+    block.notify("body", "subject")
+    [request] = receiver.at("/hook")
+    assert request.headers[SIGNATURE_HEADER] == sign_body("shared-secret", request.body)
+    assert request.headers["Authorization"] == "Bearer tok"
+    assert request.json["title"] == "subject" and request.json["event"] is None
+
+
+def test_transport_is_injectable() -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    payload = render_slack(compose_plain("b", "s"))
+    SlackWebhook(url=SecretStr("https://hooks.example/x")).send(
+        payload, transport=httpx.MockTransport(handle)
+    )
+    assert [str(r.url) for r in seen] == ["https://hooks.example/x"]
+
+
+def test_email_over_smtp_with_login_plain_text_and_html(smtp_server: SmtpServer) -> None:
+    credentials = email_credentials_from_env(smtp_server.env())
+    assert credentials is not None
+    message = render_email(
+        compose_plain("The build broke.", "build failed"),
+        from_address="bm@example.com",
+        to=["dev@example.com", "ops@example.com"],
+    )
+    send_email(credentials, message, timeout=5)
+    [received] = smtp_server.messages
+    assert received["Subject"] == "[build-monitor] build failed"
+    assert received["From"] == "bm@example.com"
+    assert received["To"] == "dev@example.com, ops@example.com"
+    assert (
+        received.get_body(("plain",))
+        .get_content()
+        .replace("\r\n", "\n")
+        .startswith("build failed\n\nThe build broke.\n")
+    )  # type: ignore[union-attr]
+    assert "<h2>build failed</h2>" in received.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert smtp_server.collector.envelopes == [
+        ("bm@example.com", ["dev@example.com", "ops@example.com"])
+    ]
+
+
+def test_a_refused_recipient_is_permanent_and_names_the_code(smtp_server: SmtpServer) -> None:
+    credentials = email_credentials_from_env(smtp_server.env())
+    assert credentials is not None
+    message = render_email(compose_plain("x", None), from_address="a@b.c", to=["nobody@b.c"])
+    with pytest.raises(DeliveryError) as caught:
+        send_email(credentials, message, timeout=5)
+    assert caught.value.status_code == 550 and not caught.value.retryable
+    assert str(caught.value) == "SMTP server refused recipients: nobody@b.c (550)"
+    assert smtp_server.messages == []
