@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from build_monitor.errors import ConfigError, InvalidInputError
-from build_monitor.notifications.config import NotificationConfig
+from build_monitor.notifications.config import NotificationConfig, notification_config_problems
 from build_monitor.settings import EnvSettings, data_dir
 from build_monitor.validation import validate_branch, validate_service_name
 
@@ -145,6 +145,11 @@ class Config(_Strict):
             if service.name in seen:
                 raise ValueError(f"duplicate service name {service.name!r}")
             seen.add(service.name)
+        problems = notification_config_problems(
+            self.notifications, {s.name: s.notifications for s in self.services}
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def service(self, name: str) -> ServiceConfig:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,20 @@ def _enable_sqlite_safety(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-@lru_cache(maxsize=8)
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
 def get_engine(database_url: str) -> Engine:
-    """One engine per URL per process, with the schema created."""
+    """One engine per URL per process, with the schema created (once, also across threads)."""
+    with _engines_lock:
+        engine = _engines.get(database_url)
+        if engine is None:
+            engine = _engines[database_url] = _create_engine(database_url)
+        return engine
+
+
+def _create_engine(database_url: str) -> Engine:
     try:
         if database_url.startswith("sqlite"):
             path = database_url.split("///", 1)[-1]
@@ -38,7 +49,7 @@ def get_engine(database_url: str) -> Engine:
         else:
             engine = create_engine(database_url, pool_pre_ping=True)
         SQLModel.metadata.create_all(engine)
-    except (SQLAlchemyError, ImportError, ValueError) as exc:
+    except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
         where = _redact(database_url)
         raise ConfigError(f"cannot open the history database {where}: {exc}") from None
     return engine

@@ -15,6 +15,7 @@ from build_monitor.gitrepo import CommitInfo, commit_info, is_on_branch, list_co
 from build_monitor.models import ServiceState
 from build_monitor.reports import BuildReport
 from flows.check import check_and_record, load_git_credentials
+from flows.notifying import BackgroundNotifier, build_event
 from tasks.git import fetch_repository
 
 
@@ -41,6 +42,12 @@ def commits_to_build(
     if not service.build_each_commit:
         return pending[-1:]
     return pending[-service.max_commits_per_run :]
+
+
+def _service_state(config: Config, service: str) -> ServiceState:
+    with session_scope(config.database_url) as session:
+        record = crud.get_service(session=session, name=service)
+        return record.state if record else ServiceState.unknown
 
 
 def _monitor_run_name() -> str:
@@ -75,6 +82,8 @@ def monitor(
     pending = commits_to_build(config, service_config, mirror, head)
     if not pending:
         logger.info("%s: nothing new at %s", service, head[:10])
+    previous = _service_state(config, service)
+    notifier = BackgroundNotifier(config)
     reports: list[BuildReport] = []
     for index, info in enumerate(pending):
         is_newest = index == len(pending) - 1
@@ -83,6 +92,9 @@ def monitor(
                 config, service_config, mirror, info, trigger=trigger, update_state=is_newest
             )
         )
+    if reports and (event := build_event(service_config, reports[-1], previous)):
+        notifier.send(event)
+    notifier.wait()
     with session_scope(config.database_url) as session:
         crud.upsert_service(
             session=session,

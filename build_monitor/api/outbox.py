@@ -9,7 +9,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import anyio
@@ -21,6 +22,18 @@ from build_monitor.db import session_scope
 from build_monitor.models import WebhookDelivery, utcnow
 
 logger = logging.getLogger("build_monitor.api.outbox")
+_sqlite_writer = threading.Lock()
+
+
+@contextlib.contextmanager
+def _writing(database_url: str) -> Iterator[None]:
+    """SQLite allows one writer; queueing writers here instead of in SQLite's busy handler
+    (which backs off in sleeps of up to 100 ms) keeps tail latency low."""
+    if database_url.startswith("sqlite"):
+        with _sqlite_writer:
+            yield
+    else:
+        yield
 
 
 def store_delivery(
@@ -41,7 +54,7 @@ def store_delivery(
         payload=json.dumps(list(events)),
     )
     try:
-        with session_scope(database_url) as session:
+        with _writing(database_url), session_scope(database_url) as session:
             session.add(row)
             session.flush()
             return row.id
@@ -76,7 +89,7 @@ def load_unemitted(database_url: str, ids: Sequence[int]) -> list[tuple[int, lis
 
 def mark_emitted(database_url: str, ids: Sequence[int]) -> None:
     now = utcnow()
-    with session_scope(database_url) as session:
+    with _writing(database_url), session_scope(database_url) as session:
         rows = session.exec(select(WebhookDelivery).where(col(WebhookDelivery.id).in_(list(ids))))
         for row in rows:
             row.emitted, row.emitted_at = True, now

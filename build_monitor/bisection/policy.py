@@ -61,7 +61,7 @@ def choose_probes(
             min(
                 near_ties,
                 key=lambda position: (
-                    abs(plausible_before[position] - quantile * plausible),
+                    0,
                     abs(cumulative[position] - quantile),
                     runs[position],
                     position,

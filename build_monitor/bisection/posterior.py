@@ -22,6 +22,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 MAX_FLAKE_RATE = 0.5
 MIN_PRIOR_MEAN = 1e-4
@@ -108,10 +109,10 @@ def flake_grid(alpha: float, beta: float) -> tuple[tuple[float, ...], tuple[floa
     low = 1e-4
     ratio = (MAX_FLAKE_RATE / low) ** (1 / (_GRID_POINTS - 1))
     points = [low * ratio**i for i in range(_GRID_POINTS)]
-    edges = [0.0] + [math.sqrt(a * b) for a, b in zip(points, points[1:], strict=False)]
+    edges = [0.0] + [math.sqrt(a * b) for a, b in pairwise(points)]
     edges.append(MAX_FLAKE_RATE)
     cdf = [_beta_integral(alpha, beta, edge) if edge > 0 else 0.0 for edge in edges]
-    masses = [max(b - a, 1e-300) for a, b in zip(cdf, cdf[1:], strict=False)]
+    masses = [max(b - a, 1e-300) for a, b in pairwise(cdf)]
     total = sum(masses)
     return tuple(points), tuple(math.log(mass / total) for mass in masses)
 

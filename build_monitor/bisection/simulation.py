@@ -122,6 +122,7 @@ class SimulatedProber:
     history: SimulatedHistory
     rng: random.Random
     builds: int = 0
+    rounds: int = 0
     positions: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -129,12 +130,21 @@ class SimulatedProber:
 
     def __call__(self, commits: list[str]) -> list[Observation]:
         self.builds += len(commits)
+        self.rounds += 1
         return [self.history.probe(self.positions[commit], self.rng) for commit in commits]
+
+
+@dataclass(frozen=True)
+class SimulatedRun:
+    """A finished simulated bisection and how many probe rounds it took."""
+
+    result: BisectResult
+    rounds: int
 
 
 def run_simulated_search(
     history: SimulatedHistory, settings: BisectSettings, rng: random.Random
-) -> BisectResult:
+) -> SimulatedRun:
     """Flake-aware bisection of ``history`` (the bad commit's failure is a free known
     observation)."""
     search = BisectSearch(
@@ -143,7 +153,8 @@ def run_simulated_search(
         settings=settings,
         known=[history.known_bad_observation()],
     )
-    return run_search(search, SimulatedProber(history, rng))
+    prober = SimulatedProber(history, rng)
+    return SimulatedRun(result=run_search(search, prober), rounds=prober.rounds)
 
 
 @dataclass(frozen=True)
@@ -178,11 +189,16 @@ class MethodStats:
     wrong: int = 0
     inconclusive: int = 0
     builds: int = 0
+    rounds: int = 0
     runs: int = 0
 
     @property
     def mean_builds(self) -> float:
         return self.builds / self.runs if self.runs else 0.0
+
+    @property
+    def mean_rounds(self) -> float:
+        return self.rounds / self.runs if self.runs else 0.0
 
     def rate(self, count: int) -> float:
         return count / self.runs if self.runs else 0.0
@@ -224,17 +240,19 @@ def compare_methods(
     rng = random.Random(seed)
     for _ in range(ranges):
         history = generate_history(scenario, rng)
-        result = run_simulated_search(history, settings, rng)
+        run = run_simulated_search(history, settings, rng)
         if on_result is not None:
-            on_result(history, result)
-        verdict = classify(history, result)
+            on_result(history, run.result)
+        verdict = classify(history, run.result)
         stats = comparison.flake_aware
         stats.runs += 1
-        stats.builds += result.builds
+        stats.builds += run.result.builds
+        stats.rounds += run.rounds
         setattr(stats, verdict, getattr(stats, verdict) + 1)
         baseline = simulate_git_bisect(history, rng)
         comparison.git_bisect.runs += 1
         comparison.git_bisect.builds += baseline.builds
+        comparison.git_bisect.rounds += baseline.builds
         if baseline.culprit == history.culprit_commit:
             comparison.git_bisect.correct += 1
         else:

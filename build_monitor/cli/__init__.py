@@ -6,7 +6,12 @@ import os
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from build_monitor.cli import check_commands, demo_command, service_commands  # noqa: F401
+from build_monitor.cli import (  # noqa: F401
+    check_commands,
+    demo_command,
+    notification_commands,
+    service_commands,
+)
 from build_monitor.cli.app import app
 
 __all__ = ["app", "main"]

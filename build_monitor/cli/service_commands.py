@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -79,6 +80,13 @@ def prefect_api_in_use() -> dict[str, Any]:
     return {"url": None, "source": "none running; the next flow command starts a local server"}
 
 
+def notification_channels(config: Config) -> list[dict[str, Any]]:
+    from tasks.notify import channel_health
+
+    with session_scope(config.database_url) as session:
+        return [dataclasses.asdict(health) for health in channel_health(session)]
+
+
 @app.command("status")
 def status(config: ConfigOption = None, json_output: JsonOption = False) -> None:
     """Show overall health, every service's state and the Prefect API in use."""
@@ -91,6 +99,7 @@ def status(config: ConfigOption = None, json_output: JsonOption = False) -> None
             for s in summaries
         ],
         "prefect_api": prefect_api_in_use(),
+        "notification_channels": notification_channels(loaded),
         "database": loaded.database_url.split("@")[-1],
     }
     if json_output:
@@ -101,6 +110,12 @@ def status(config: ConfigOption = None, json_output: JsonOption = False) -> None
         typer.echo(
             f"  {summary['name']:<24} {summary['state']:<8} {_describe_last(summary['last_build'])}"
         )
+    for channel in document["notification_channels"]:
+        if channel["failing"]:
+            typer.echo(
+                f"  notification channel {channel['channel']} is failing: "
+                f"{channel['last_failure_detail']}"
+            )
     api = document["prefect_api"]
     typer.echo(f"prefect api: {api['url'] or '-'} ({api['source']})")
 

@@ -53,3 +53,22 @@ def push_event(
             "forced": push.forced,
         },
     }
+
+
+def push_trigger(service: str) -> dict[str, Any]:
+    """The deployment trigger (as in prefect.yaml `triggers:`) that starts the monitor flow for
+    `service` on its push events; `DeploymentEventTrigger(**push_trigger(name))` in Python.
+    Single-expression templates keep their JSON type, so a null `before` stays None."""
+    return {
+        "type": "event",
+        "name": f"build-monitor push {service}",
+        "enabled": True,
+        "match": {"prefect.resource.id": service_resource_id(service)},
+        "expect": [PUSH_EVENT],
+        "parameters": {
+            "service": service,
+            "commit": "{{ event.payload.after }}",
+            "before": "{{ event.payload.before }}",
+            "trigger": "webhook",
+        },
+    }

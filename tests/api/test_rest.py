@@ -194,3 +194,23 @@ async def test_openapi_documents_every_endpoint(client: httpx.AsyncClient) -> No
         "/api/webhooks/gitlab",
     }
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+async def test_ui_url_comes_from_config_else_from_the_prefect_api_url(
+    app_factory: AppFactory, config: Config
+) -> None:
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+
+    with temporary_settings(
+        {PREFECT_API_URL: "http://127.0.0.1:4300/api"}, restore_defaults={PREFECT_UI_URL}
+    ):
+        derived = app_factory(ui_url=None)
+    config.server.public_ui_url = "https://prefect.example.com"
+    configured = app_factory(ui_url=None, config=config)
+    for app, expected in (
+        (derived, "http://127.0.0.1:4300"),
+        (configured, "https://prefect.example.com"),
+    ):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            assert (await http.get("/")).headers["location"] == expected

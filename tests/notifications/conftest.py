@@ -106,7 +106,7 @@ class _Collector:
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
-        self.messages.append(message_from_bytes(raw, policy=policy.default))  # type: ignore[arg-type]
+        self.messages.append(message_from_bytes(raw, policy=policy.default))
         self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
         return "250 OK"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from build_monitor.config import Config
 from build_monitor.db import session_scope
@@ -86,7 +86,9 @@ def event(name: str = "build_failed", commit: str = SHA, **extra: Any) -> Notifi
 
 def records(config: Config) -> list[NotificationRecord]:
     with session_scope(config.database_url) as session:
-        return list(session.exec(select(NotificationRecord).order_by(NotificationRecord.id)).all())
+        return list(
+            session.exec(select(NotificationRecord).order_by(col(NotificationRecord.id))).all()
+        )
 
 
 def test_every_event_reaches_every_channel_kind(

@@ -148,7 +148,7 @@ def test_every_event_says_what_which_service_which_commit_and_what_next(name: st
 
 @settings(max_examples=40, deadline=None)
 @given(
-    st.text(alphabet=st.characters(blacklist_characters="\n\r\x00", blacklist_categories=("Cs",)))
+    st.text(alphabet=st.characters(blacklist_characters="\n\r\x00", blacklist_categories=["Cs"]))
 )
 def test_shell_quote_round_trips_through_bash(text: str) -> None:
     script = f"printf %s {shell_quote(text)}"
@@ -213,7 +213,7 @@ def scripted(*errors: DeliveryError | None) -> tuple[list[float], object]:
 
 def test_retries_transient_failures_and_honours_retry_after() -> None:
     fake = FakeTime()
-    timeouts, send = scripted(
+    _, send = scripted(
         DeliveryError("429", status_code=429, retryable=True, retry_after=7),
         DeliveryError("503", status_code=503, retryable=True),
         None,

@@ -125,13 +125,11 @@ def test_email_over_smtp_with_login_plain_text_and_html(smtp_server: SmtpServer)
     assert received["Subject"] == "[build-monitor] build failed"
     assert received["From"] == "bm@example.com"
     assert received["To"] == "dev@example.com, ops@example.com"
-    assert (
-        received.get_body(("plain",))
-        .get_content()
-        .replace("\r\n", "\n")
-        .startswith("build failed\n\nThe build broke.\n")
-    )  # type: ignore[union-attr]
-    assert "<h2>build failed</h2>" in received.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    plain, html = received.get_body(("plain",)), received.get_body(("html",))
+    assert plain is not None and html is not None
+    text = plain.get_content().replace("\r\n", "\n")
+    assert text.startswith("build failed\n\nThe build broke.\n")
+    assert "<h2>build failed</h2>" in html.get_content()
     assert smtp_server.collector.envelopes == [
         ("bm@example.com", ["dev@example.com", "ops@example.com"])
     ]
