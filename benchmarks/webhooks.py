@@ -5,7 +5,7 @@ SQLite history file and an emitter that counts what it is handed — or, with
 --prefect-api-url, also forwards every batch to that Prefect server. Bounded by --count and
 --seconds. Prints throughput, p50/p99 latency, and delivered vs accepted vs emitted.
 
-    .venv/bin/python benchmarks/webhooks.py --count 3000 --seconds 30 --concurrency 16
+    .venv/bin/python benchmarks/webhooks.py --count 3000 --seconds 30 --concurrency 4
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def wait_until_drained(base_url: str, timeout: float = 60.0) -> int | None:
     return pending
 
 
-def wait_until_up(base_url: str, process: multiprocessing.Process, timeout: float = 30.0) -> None:
+def wait_until_up(base_url: str, process: Any, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.is_alive():
         try:
@@ -169,7 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=3000, help="deliveries to send at most")
     parser.add_argument("--seconds", type=float, default=30.0, help="stop sending after this")
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=4, help="senders in flight")
     parser.add_argument("--prefect-api-url", default=None, help="also emit to this Prefect API")
     args = parser.parse_args()
 

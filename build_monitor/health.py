@@ -168,7 +168,8 @@ def check_container_health(
                     if container.status == "exited":
                         break
                     time.sleep(_POLL_SECONDS)
-            status, reason = (None, "exited")
+            status: int | None = None
+            reason: str | None = "exited"
             if host_port is not None:
 
                 def is_running() -> bool:

@@ -134,7 +134,9 @@ def build_locally(
                 duration_s=duration,
             )
         analysis = analyze_build_output(
-            run.output, exit_code=run.exit_code, assumed_stage=stage.value
+            run.output,
+            exit_code=run.exit_code,
+            assumed_stage="build" if stage is BuildStage.build else "test",
         )
         if analysis.infrastructure:
             return StepResult(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
@@ -25,20 +26,20 @@ from tasks.local import build_in_worktree, check_command_health
 
 def load_docker_host(config: Config) -> DockerHost:
     if config.docker.host_block:
-        return DockerHost.load(config.docker.host_block)  # type: ignore[return-value]
+        return cast(DockerHost, DockerHost.load(config.docker.host_block))
     return DockerHost()
 
 
 def load_git_credentials(service: ServiceConfig) -> GitCredentials | None:
     if service.git_credentials_block:
-        return GitCredentials.load(service.git_credentials_block)  # type: ignore[return-value]
+        return cast(GitCredentials, GitCredentials.load(service.git_credentials_block))
     return None
 
 
 def _result_of(state: State, attempts: int) -> StepResult:
     """A task's StepResult, or an `error` result when infrastructure failures exhausted it."""
     try:
-        return state.result()  # type: ignore[no-any-return]
+        return cast(StepResult, state.result())
     except InfrastructureError as exc:
         return StepResult(status=BuildStatus.error, signature=str(exc), attempts=attempts)
 

@@ -7,6 +7,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from build_monitor.config import Config, ServiceConfig
 from build_monitor.models import ServiceState
+from build_monitor.notifications.config import EventName
 from build_monitor.notifications.events import NotificationEvent
 from build_monitor.reports import BuildReport
 from tasks.notify import DeliveryResult, notify
@@ -36,6 +37,7 @@ def build_event(
     service: ServiceConfig, report: BuildReport, previous: ServiceState
 ) -> NotificationEvent | None:
     """build_failed for a failing head, build_recovered when a failing service passes again."""
+    kind: EventName
     if report.status == "failed":
         kind = "build_failed"
     elif report.status == "passed" and previous == ServiceState.failing:

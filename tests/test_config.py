@@ -103,7 +103,7 @@ def test_invalid_service_values(tmp_path: Path, snippet: str, key: str) -> None:
 
 def test_local_builder_with_health_needs_a_command(tmp_path: Path) -> None:
     text = '[[services]]\nname = "a"\nrepo = "/r"\nbuilder = "local"\n[services.health]\nport = 1\n'
-    with pytest.raises(ConfigError, match="health.command is required"):
+    with pytest.raises(ConfigError, match=r"health\.command is required"):
         load_config(write(tmp_path, text))
 
 

@@ -10,13 +10,8 @@ before confirming it.
 from __future__ import annotations
 
 from build_monitor.bisection.observation import Observation, Outcome
-from build_monitor.bisection.search import (
-    BisectResult,
-    BisectSearch,
-    BisectStatus,
-    ProbeFunction,
-    run_search,
-)
+from build_monitor.bisection.result import BisectResult, BisectStatus
+from build_monitor.bisection.search import BisectSearch, ProbeFunction, run_search
 from build_monitor.bisection.settings import BisectSettings
 from build_monitor.bisection.signatures import (
     SignatureMatcher,

@@ -61,7 +61,7 @@ def choose_probes(
             min(
                 near_ties,
                 key=lambda position: (
-                    0,
+                    abs(plausible_before[position] - quantile * plausible),
                     abs(cumulative[position] - quantile),
                     runs[position],
                     position,

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from build_monitor.bisection.observation import Observation, Outcome
-from build_monitor.bisection.search import BisectResult, BisectSearch, BisectStatus, run_search
+from build_monitor.bisection.result import BisectResult, BisectStatus
+from build_monitor.bisection.search import BisectSearch, run_search
 from build_monitor.bisection.settings import BisectSettings
 
 TARGET_SIGNATURE = "thread 'api::tests::health' panicked at src/api.rs:{line}:9: status 500"

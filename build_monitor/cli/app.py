@@ -19,7 +19,7 @@ from build_monitor.errors import BuildMonitorError
 class _FriendlyErrors(TyperGroup):
     """Errors meant for the user become a message and an exit code, never a traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except BuildMonitorError as exc:

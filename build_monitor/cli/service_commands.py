@@ -92,7 +92,7 @@ def status(config: ConfigOption = None, json_output: JsonOption = False) -> None
     """Show overall health, every service's state and the Prefect API in use."""
     loaded = get_config(config)
     summaries = service_summaries(loaded)
-    document = {
+    document: dict[str, Any] = {
         "overall": overall_state([s["state"] for s in summaries]),
         "services": [
             {"name": s["name"], "state": s["state"], "last_build": s["last_build"]}

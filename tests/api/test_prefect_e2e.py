@@ -34,7 +34,8 @@ async def deploy_monitor() -> UUID:
         name="monitor-webhook-e2e",
         triggers=[DeploymentEventTrigger(**push_trigger(name)) for name in ("hello", "diaspora")],
     )
-    return await deployment.apply()
+    deployment_id: UUID = await deployment.aapply()
+    return deployment_id
 
 
 async def monitor_runs(deployment_id: UUID) -> list[dict[str, object]]:

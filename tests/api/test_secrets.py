@@ -55,6 +55,8 @@ async def test_blocks_are_cached_and_a_stale_value_survives_an_outage() -> None:
 async def test_real_secret_block_is_read(prefect_api_url: str) -> None:
     from prefect.blocks.system import Secret
 
-    await Secret(value="from-a-block").save("build-monitor-test-secret", overwrite=True)
+    from pydantic import SecretStr
+
+    await Secret(value=SecretStr("from-a-block")).save("build-monitor-test-secret", overwrite=True)
     resolve = CachingSecretResolver()
     assert await resolve(SecretRef(block="build-monitor-test-secret")) == "from-a-block"
