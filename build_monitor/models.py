@@ -169,3 +169,58 @@ class WebhookDelivery(SQLModel, table=True):
     emitted: bool = False
     received_at: datetime = _timestamp()
     emitted_at: datetime | None = _timestamp(nullable=True, default_now=False)
+
+
+# ---------------------------------------------------------------- bisections
+
+
+class BisectionStatus(StrEnum):
+    running = "running"
+    confirmed = "confirmed"
+    inconclusive = "inconclusive"
+    error = "error"
+    interrupted = "interrupted"
+
+
+class BisectionBase(SQLModel):
+    service: str = Field(index=True, max_length=63)
+    good: str = Field(max_length=64)
+    bad: str = Field(max_length=64)
+    trigger: str = "cli"
+
+
+class Bisection(BisectionBase, table=True):
+    __tablename__ = "bisections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: BisectionStatus = Field(default=BisectionStatus.running, index=True)
+    culprit: str | None = Field(default=None, max_length=64)
+    culprit_author: str | None = None
+    culprit_subject: str | None = None
+    confidence: float | None = None
+    signature: str | None = None
+    builds: int = 0
+    # JSON list of [commit, probability] for an inconclusive result.
+    suspects: str | None = Field(default=None, sa_column=Column(Text))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    report: str | None = Field(default=None, sa_column=Column(Text))  # the markdown report
+    log_excerpt: str | None = Field(default=None, sa_column=Column(Text))
+    flow_run_id: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    started_at: datetime = _timestamp()
+    finished_at: datetime | None = _timestamp(nullable=True, default_now=False)
+
+
+class BisectProbe(SQLModel, table=True):
+    __tablename__ = "bisect_probes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bisection_id: int = Field(foreign_key="bisections.id", index=True)
+    commit: str = Field(max_length=64)
+    outcome: str = Field(max_length=16)  # passed | failed | error
+    signature: str | None = None
+    duration_s: float = 0.0
+    cached: bool = False
+    build_id: int | None = Field(default=None, foreign_key="builds.id")
+    created_at: datetime = _timestamp()

@@ -147,14 +147,6 @@ class OutboxRelay:
                 await task
         self._tasks = []
 
-    async def drain(self, timeout_seconds: float = 10.0) -> bool:
-        """Wait until nothing is queued or being relayed (for tests and shutdown)."""
-        with anyio.move_on_after(timeout_seconds):
-            while self._queued:
-                await asyncio.sleep(0.01)
-            return True
-        return False
-
     async def _sweep_forever(self) -> None:
         while True:
             try:
