@@ -5,16 +5,21 @@ The key names here are a contract shared with other tools; extend them, never re
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from build_monitor.api.config import ApiConfig
 from build_monitor.errors import ConfigError, InvalidInputError
 from build_monitor.notifications.config import NotificationConfig, notification_config_problems
+from build_monitor.rollback.config import GlobalRollbackConfig, RollbackConfig
 from build_monitor.settings import EnvSettings, data_dir
 from build_monitor.validation import validate_branch, validate_service_name
+from build_monitor.webhooks.config import ServiceWebhooksConfig, WebhooksConfig
 
 DEFAULT_CONFIG_NAME = "config.toml"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -91,6 +96,18 @@ class ServiceConfig(_Strict):
     health: HealthConfig | None = None
     # Names of [[notifications]] entries this service sends to, overriding their `services`.
     notifications: list[str] | None = None
+    # This service's own webhook secrets, instead of the forge-wide ones in [webhooks].
+    webhooks: ServiceWebhooksConfig | None = None
+    rollback: RollbackConfig = Field(default_factory=RollbackConfig)
+
+    @property
+    def build_config_key(self) -> str:
+        """Identifies everything besides the commit that decides a build's outcome."""
+        decisive = self.model_dump(
+            include={"builder", "dockerfile", "build_args", "local", "health", "memory_limit"}
+        )
+        digest = hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
+        return digest[:16]
 
     @field_validator("name")
     @classmethod
@@ -135,6 +152,9 @@ class Config(_Strict):
     docker: DockerConfig = Field(default_factory=DockerConfig)
     services: list[ServiceConfig] = Field(default_factory=list)
     notifications: list[NotificationConfig] = Field(default_factory=list)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    rollback: GlobalRollbackConfig = Field(default_factory=GlobalRollbackConfig)
     # Where this config was read from; None for built-in defaults.
     source: Annotated[Path | None, Field(exclude=True)] = None
 

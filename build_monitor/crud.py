@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
 from build_monitor.models import (
     Build,
     BuildCreate,
     BuildStage,
     BuildStatus,
+    Rollback,
+    RollbackStatus,
+    RollbackStep,
     ServiceRecord,
     ServiceState,
     utcnow,
@@ -163,3 +166,172 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# ---------------------------------------------------------------- rollbacks
+
+# Rollbacks that changed, or tried to change, something: what the daily limit counts.
+EXECUTED_ROLLBACK_STATUSES = (
+    RollbackStatus.running,
+    RollbackStatus.succeeded,
+    RollbackStatus.failed,
+    RollbackStatus.interrupted,
+)
+
+
+def start_rollback(*, session: Session, rollback: Rollback) -> Rollback:
+    rollback.host, rollback.pid = socket.gethostname(), os.getpid()
+    session.add(rollback)
+    session.flush()
+    return rollback
+
+
+def finish_rollback(
+    *,
+    session: Session,
+    rollback_id: int,
+    status: RollbackStatus,
+    error: str | None = None,
+    verification: str | None = None,
+    verification_detail: str | None = None,
+    **fields: object,
+) -> Rollback:
+    """Set the final status (and any other Rollback column given in `fields`)."""
+    rollback = session.get(Rollback, rollback_id)
+    if rollback is None:
+        raise LookupError(f"rollback {rollback_id} does not exist")
+    finished = utcnow()
+    rollback.status, rollback.error = status, error
+    if verification is not None:
+        rollback.verification, rollback.verification_detail = verification, verification_detail
+    for name, value in fields.items():
+        if name not in Rollback.model_fields:
+            raise ValueError(f"Rollback has no column {name!r}")
+        setattr(rollback, name, value)
+    rollback.finished_at = finished
+    rollback.duration_s = round((finished - rollback.started_at).total_seconds(), 3)
+    session.add(rollback)
+    session.flush()
+    return rollback
+
+
+def add_rollback_step(
+    *,
+    session: Session,
+    rollback_id: int,
+    name: str,
+    status: str = "running",
+    detail: str | None = None,
+    undo: str | None = None,
+) -> RollbackStep:
+    position = len(list_rollback_steps(session=session, rollback_id=rollback_id))
+    step = RollbackStep(
+        rollback_id=rollback_id,
+        position=position,
+        name=name,
+        status=status,
+        detail=detail,
+        undo=undo,
+    )
+    if status != "running":
+        step.finished_at = utcnow()
+    session.add(step)
+    session.flush()
+    return step
+
+
+def finish_rollback_step(
+    *,
+    session: Session,
+    step_id: int,
+    status: str,
+    detail: str | None = None,
+    undo: str | None = None,
+) -> RollbackStep:
+    step = session.get(RollbackStep, step_id)
+    if step is None:
+        raise LookupError(f"rollback step {step_id} does not exist")
+    step.status = status
+    step.detail = detail if detail is not None else step.detail
+    step.undo = undo if undo is not None else step.undo
+    step.finished_at = utcnow()
+    session.add(step)
+    session.flush()
+    return step
+
+
+def list_rollback_steps(*, session: Session, rollback_id: int) -> Sequence[RollbackStep]:
+    statement = (
+        select(RollbackStep)
+        .where(RollbackStep.rollback_id == rollback_id)
+        .order_by(col(RollbackStep.position), col(RollbackStep.id))
+    )
+    return session.exec(statement).all()
+
+
+def list_rollbacks(
+    *, session: Session, service: str, limit: int = 20, offset: int = 0
+) -> Sequence[Rollback]:
+    statement = (
+        select(Rollback)
+        .where(Rollback.service == service)
+        .order_by(col(Rollback.started_at).desc(), col(Rollback.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return session.exec(statement).all()
+
+
+def count_automatic_rollbacks(*, session: Session, service: str, since: datetime) -> int:
+    statement = select(Rollback.id).where(
+        Rollback.service == service,
+        col(Rollback.automatic).is_(True),
+        col(Rollback.status).in_(EXECUTED_ROLLBACK_STATUSES),
+        col(Rollback.started_at) >= since,
+    )
+    return len(session.exec(statement).all())
+
+
+def automatic_rollback_for_culprit(
+    *, session: Session, service: str, culprit: str
+) -> Rollback | None:
+    """The latest automatic rollback of this culprit that ran (an automatic rollback of the same
+    culprit never runs twice)."""
+    statement = (
+        select(Rollback)
+        .where(Rollback.service == service, Rollback.culprit == culprit)
+        .where(col(Rollback.automatic).is_(True))
+        .where(col(Rollback.status).in_((*EXECUTED_ROLLBACK_STATUSES, RollbackStatus.noop)))
+        .order_by(col(Rollback.id).desc())
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
+def orphaned_rollbacks(*, session: Session, service: str) -> Sequence[Rollback]:
+    """Rollbacks of `service` left `running` by a process on this host that is gone."""
+    host = socket.gethostname()
+    statement = select(Rollback).where(
+        Rollback.service == service, Rollback.status == RollbackStatus.running
+    )
+    return [
+        rollback
+        for rollback in session.exec(statement).all()
+        if rollback.host == host
+        and rollback.pid is not None
+        and rollback.pid != os.getpid()
+        and not _pid_alive(rollback.pid)
+    ]
+
+
+def claim_rollback(
+    *, session: Session, rollback_id: int, expected: RollbackStatus, new: RollbackStatus
+) -> bool:
+    """Move a rollback from `expected` to `new` status; False if someone else got there first."""
+    result = session.execute(
+        update(Rollback)
+        .where(col(Rollback.id) == rollback_id, col(Rollback.status) == expected)
+        .values(status=new, pid=os.getpid(), host=socket.gethostname())
+    )
+    session.flush()
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -90,6 +90,9 @@ class BuildBase(SQLModel):
     subject: str = ""
     builder: str = "docker"
     trigger: str = "check"
+    # Hash of what decides a build's outcome besides the commit (builder, Dockerfile, args,
+    # commands, health check): results are reusable only under the same key.
+    config_key: str | None = Field(default=None, index=True, max_length=32)
 
 
 class Build(BuildBase, table=True):
@@ -224,3 +227,92 @@ class BisectProbe(SQLModel, table=True):
     cached: bool = False
     build_id: int | None = Field(default=None, foreign_key="builds.id")
     created_at: datetime = _timestamp()
+
+
+# ---------------------------------------------------------------- rollbacks
+
+
+class RollbackStatus(StrEnum):
+    running = "running"
+    succeeded = "succeeded"
+    # A step or the verification failed; what had changed was restored.
+    failed = "failed"
+    refused = "refused"
+    dry_run = "dry_run"
+    # The service was already there: nothing changed.
+    noop = "noop"
+    # The process died mid-way; a later run restored the previous state.
+    interrupted = "interrupted"
+
+
+class RollbackBase(SQLModel):
+    service: str = Field(index=True, max_length=63)
+    action: str = Field(default="rollback", max_length=16)  # rollback | emergency | deploy
+    strategy: str = Field(max_length=16)  # redeploy | revert | both
+    trigger: str = Field(default="cli", max_length=32)  # cli | ui | bisect | demo | ...
+    triggered_by: str = ""
+    reason: str = Field(default="", sa_column=Column(Text))
+    from_commit: str | None = Field(default=None, max_length=64)
+    to_commit: str | None = Field(default=None, max_length=64)
+    culprit: str | None = Field(default=None, max_length=64)
+    dry_run: bool = False
+
+
+class Rollback(RollbackBase, table=True):
+    __tablename__ = "rollbacks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: RollbackStatus = Field(default=RollbackStatus.running, index=True)
+    automatic: bool = Field(default=False, index=True)
+    # JSON list of the gates' verdicts.
+    gates: str | None = Field(default=None, sa_column=Column(Text))
+    verification: str | None = Field(default=None, max_length=16)  # passed | failed | skipped
+    verification_detail: str | None = Field(default=None, sa_column=Column(Text))
+    revert_commit: str | None = Field(default=None, max_length=64)
+    pushed_ref: str | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    flow_run_id: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    started_at: datetime = _timestamp()
+    finished_at: datetime | None = _timestamp(nullable=True, default_now=False)
+    duration_s: float | None = None
+
+
+class RollbackPublic(RollbackBase):
+    id: int
+    status: RollbackStatus
+    automatic: bool
+    verification: str | None
+    verification_detail: str | None
+    revert_commit: str | None
+    pushed_ref: str | None
+    error: str | None
+    flow_run_id: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+
+
+class RollbackStepBase(SQLModel):
+    rollback_id: int = Field(foreign_key="rollbacks.id", index=True)
+    position: int = 0
+    name: str = Field(max_length=64)
+    status: str = Field(default="running", max_length=16)  # running | done | failed | undone
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class RollbackStep(RollbackStepBase, table=True):
+    __tablename__ = "rollback_steps"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # JSON: what undoing this step needs (read by crash recovery).
+    undo: str | None = Field(default=None, sa_column=Column(Text))
+    started_at: datetime = _timestamp()
+    finished_at: datetime | None = _timestamp(nullable=True, default_now=False)
+
+
+class RollbackStepPublic(RollbackStepBase):
+    id: int
+    started_at: datetime
+    finished_at: datetime | None

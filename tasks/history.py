@@ -62,6 +62,7 @@ def record_build_start(
                 builder=service.builder,
                 trigger=trigger,
                 flow_run_id=flow_run_id,
+                config_key=service.build_config_key,
             ),
         )
         assert build.id is not None

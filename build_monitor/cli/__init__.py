@@ -11,6 +11,7 @@ from build_monitor.cli import (  # noqa: F401
     demo_command,
     notification_commands,
     service_commands,
+    start_command,
 )
 from build_monitor.cli.app import app
 

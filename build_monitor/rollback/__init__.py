@@ -1,0 +1,1 @@
+"""Rollback: gates, plans and the live-container and revert mechanics (issue 3)."""

@@ -1,0 +1,72 @@
+"""Everything `build-monitor start` serves, and how the API starts a rollback through Prefect."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from prefect.deployments.runner import RunnerDeployment
+from prefect.events import DeploymentEventTrigger
+
+from build_monitor.api.rollback import RollbackStarted, RollbackUnavailable
+from build_monitor.config import Config
+from build_monitor.webhooks.events import push_trigger
+from deployments.monitor import check_deployment, monitor_deployment
+
+ROLLBACK_DEPLOYMENT = "rollback/rollback"
+EMERGENCY_DEPLOYMENT = "emergency-rollback/emergency-rollback"
+
+
+def served_deployments(config: Config) -> list[RunnerDeployment]:
+    if config.source is None:
+        raise ValueError("build-monitor start needs a config file")
+    config_path = str(config.source.resolve())
+    deployments = []
+    for service in config.services:
+        deployment = monitor_deployment(service, config_path)
+        deployment.triggers = [DeploymentEventTrigger(**push_trigger(service.name))]
+        deployments.append(deployment)
+    deployments.append(check_deployment(config_path))
+    deployments.extend(_optional_deployments(config_path))
+    return deployments
+
+
+def _optional_deployments(config_path: str) -> list[RunnerDeployment]:
+    """Bisect and rollback deployments, from their modules."""
+    found: list[RunnerDeployment] = []
+    try:
+        from deployments.bisect import bisect_deployment
+    except ImportError:
+        pass
+    else:
+        found.append(bisect_deployment(config_path))
+    try:
+        from deployments.rollback import rollback_deployments
+    except ImportError:
+        pass
+    else:
+        found.extend(rollback_deployments(config_path))
+    return found
+
+
+async def start_rollback_via_prefect(
+    service: str, commit: str | None, reason: str
+) -> RollbackStarted:
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+
+    name, parameters = (
+        (EMERGENCY_DEPLOYMENT, {"service": service, "reason": reason, "trigger": "api"})
+        if commit is None
+        else (
+            ROLLBACK_DEPLOYMENT,
+            {"service": service, "commit": commit, "reason": reason, "trigger": "api"},
+        )
+    )
+    try:
+        flow_run = await run_deployment(name, parameters=parameters, timeout=0)  # type: ignore[misc]
+    except ObjectNotFound:
+        raise RollbackUnavailable(f"the {name} deployment is not served") from None
+    except (PrefectHTTPStatusError, OSError) as exc:
+        raise RollbackUnavailable(f"Prefect is unreachable: {exc}") from None
+    started = cast(object, flow_run)
+    return RollbackStarted(flow_run_id=str(getattr(started, "id", "")), message=f"started {name}")
