@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from build_monitor.api.config import ApiConfig
+from build_monitor.bisection.config import BisectConfig
 from build_monitor.errors import ConfigError, InvalidInputError
 from build_monitor.notifications.config import NotificationConfig, notification_config_problems
 from build_monitor.rollback.config import GlobalRollbackConfig, RollbackConfig
@@ -98,6 +99,7 @@ class ServiceConfig(_Strict):
     notifications: list[str] | None = None
     # This service's own webhook secrets, instead of the forge-wide ones in [webhooks].
     webhooks: ServiceWebhooksConfig | None = None
+    bisect: BisectConfig = Field(default_factory=BisectConfig)
     rollback: RollbackConfig = Field(default_factory=RollbackConfig)
 
     @property

@@ -244,3 +244,10 @@ def checkout_worktree(repo_path: Path, sha: str, *, root: Path | None = None) ->
             shutil.rmtree(path, ignore_errors=True)
             with _repo_lock(repo_path):
                 repo.git.worktree("prune")
+
+
+def diffstat(repo_path: Path, sha: str) -> str:
+    """`git show --stat` of one commit, without the message."""
+    return str(
+        open_repo(repo_path).git.show("--stat", "--format=", "--no-color", sha, "--")
+    ).strip()

@@ -7,13 +7,14 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from build_monitor import crud
+from build_monitor import bisection_store, crud
 from build_monitor.config import Config, ServiceConfig, load_config
 from build_monitor.db import session_scope
-from build_monitor.errors import GitError
-from build_monitor.gitrepo import CommitInfo, commit_info, is_on_branch, list_commits
+from build_monitor.errors import BuildMonitorError, GitError
+from build_monitor.gitrepo import CommitInfo, commit_info, is_ancestor, is_on_branch, list_commits
 from build_monitor.models import ServiceState
 from build_monitor.reports import BuildReport
+from flows.bisect import bisect
 from flows.check import check_and_record, load_git_credentials
 from flows.notifying import BackgroundNotifier, build_event
 from tasks.git import fetch_repository
@@ -42,6 +43,58 @@ def commits_to_build(
     if not service.build_each_commit:
         return pending[-1:]
     return pending[-service.max_commits_per_run :]
+
+
+def bisect_bounds(
+    config: Config, service: ServiceConfig, mirror: Path, head: str
+) -> tuple[str, str] | None:
+    """Good: the last passing build before `head`; bad: the first failing commit after it."""
+    key = service.build_config_key
+    with session_scope(config.database_url) as session:
+        last_good = bisection_store.last_passing_ancestor_build(
+            session=session,
+            service=service.name,
+            config_key=key,
+            is_ancestor=lambda c: c != head and is_ancestor(mirror, c, head),
+        )
+        if last_good is None:
+            return None
+        after = [c.sha for c in list_commits(mirror, since=last_good.commit, until=head)]
+        recorded = bisection_store.recorded_observations(
+            session=session, service=service.name, config_key=key, commits=after
+        )
+    failed = {o.commit for _, o in recorded if o.outcome == "failed"}
+    bad = next((sha for sha in after if sha in failed), head)
+    return last_good.commit, bad
+
+
+def _bisect_new_failure(
+    config: Config, service: ServiceConfig, mirror: Path, head: str
+) -> dict[str, object] | None:
+    logger = get_run_logger()
+    if not service.bisect.auto:
+        return None
+    bounds = bisect_bounds(config, service, mirror, head)
+    if bounds is None:
+        logger.warning(
+            "%s turned red but no passing build is recorded before it: "
+            "run `build-monitor bisect %s --good REF`",
+            service.name,
+            service.name,
+        )
+        return None
+    good, bad = bounds
+    try:
+        return bisect(
+            service=service.name,
+            good=good,
+            bad=bad,
+            trigger="monitor",
+            config_path=str(config.source) if config.source else None,
+        )
+    except BuildMonitorError as exc:
+        logger.error("%s: the bisection could not run: %s", service.name, exc)
+        return None
 
 
 def _service_state(config: Config, service: str) -> ServiceState:
@@ -94,6 +147,9 @@ def monitor(
         )
     if reports and (event := build_event(service_config, reports[-1], previous)):
         notifier.send(event)
+    bisection = None
+    if reports and reports[-1].status == "failed" and previous != ServiceState.failing:
+        bisection = _bisect_new_failure(config, service_config, mirror, head)
     notifier.wait()
     with session_scope(config.database_url) as session:
         crud.upsert_service(
@@ -109,4 +165,5 @@ def monitor(
         "head": head,
         "state": state.value,
         "builds": [report.model_dump() for report in reports],
+        "bisection": bisection,
     }

@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from build_monitor.cli import (  # noqa: F401
+    bisect_command,
     check_commands,
     demo_command,
     notification_commands,

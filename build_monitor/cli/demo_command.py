@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from build_monitor.cli.app import JsonOption, app, print_json
+from build_monitor.cli.bisect_command import describe_bisection
 from build_monitor.cli.check_commands import describe_build, flow_run_link
 from build_monitor.cli.progress import note, step
 from build_monitor.demo import DEMO_SERVICE, prepare_demo
@@ -45,7 +46,7 @@ def demo(
                 config_path=config_path,
             )
         note(describe_build(baseline))
-        with step("monitoring the branch head"):
+        with step("monitoring the branch head (a new failure starts a bisection)"):
             result: dict[str, Any] = monitor(
                 service=DEMO_SERVICE, trigger="demo", config_path=config_path
             )
@@ -59,6 +60,8 @@ def demo(
         "baseline": baseline,
         "head": head,
         "state": result["state"],
+        "bisection": _without_report(result.get("bisection")),
+        "expected_culprit": setup.repo.culprit,
         "prefect_ui": ui_url(api_url),
         "flow_run_url": flow_run_link(api_url, head["flow_run_id"]) if head else None,
     }
@@ -69,6 +72,10 @@ def demo(
             typer.echo(describe_build(head))
             if head.get("log_excerpt"):
                 typer.echo(head["log_excerpt"])
+        bisection = result.get("bisection")
+        if bisection:
+            typer.echo("")
+            typer.echo(describe_bisection(bisection))
         typer.echo(f"\n{DEMO_SERVICE} is {result['state']}.")
         typer.echo(f"See the runs in the Prefect UI: {document['prefect_ui']}")
         if document["flow_run_url"]:
@@ -76,3 +83,9 @@ def demo(
         typer.echo(f"Try: build-monitor history {DEMO_SERVICE} --config {config_path}")
     detected = head is not None and head["status"] == "failed"
     raise typer.Exit(0 if detected else 1)
+
+
+def _without_report(bisection: Any) -> Any:
+    if isinstance(bisection, dict):
+        return {k: v for k, v in bisection.items() if k != "report"}
+    return bisection

@@ -54,7 +54,6 @@ async def test_blocks_are_cached_and_a_stale_value_survives_an_outage() -> None:
 @pytest.mark.prefect
 async def test_real_secret_block_is_read(prefect_api_url: str) -> None:
     from prefect.blocks.system import Secret
-
     from pydantic import SecretStr
 
     await Secret(value=SecretStr("from-a-block")).save("build-monitor-test-secret", overwrite=True)
