@@ -65,6 +65,9 @@ class HealthConfig(_Strict):
     path: str = "/health"
     expect_status: int = Field(default=200, ge=100, le=599)
     timeout_seconds: float = Field(default=30, gt=0, le=3600)
+    # Once the service answers at all, how long it may keep answering another status (warming
+    # up) before the check fails; keeps a health failure from costing the whole timeout.
+    settle_seconds: float = Field(default=5, ge=0, le=3600)
     command: str | None = None
 
     @field_validator("path")

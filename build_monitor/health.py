@@ -52,6 +52,7 @@ def probe_http(
     url = f"http://{target.host}:{target.port}{health.path}"
     last_status: int | None = None
     reason: str | None = "no answer"
+    settle_deadline: float | None = None
     with httpx.Client(timeout=httpx.Timeout(5.0)) as client:
         while True:
             if is_running is not None and not is_running():
@@ -61,9 +62,12 @@ def probe_http(
                 reason = None
                 if last_status == health.expect_status:
                     return last_status, None
+                if settle_deadline is None:
+                    settle_deadline = time.monotonic() + health.settle_seconds
             except httpx.HTTPError:
                 pass
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline or (settle_deadline is not None and now >= settle_deadline):
                 return last_status, reason
             time.sleep(_POLL_SECONDS)
 

@@ -11,6 +11,7 @@ from build_monitor.cli import (  # noqa: F401
     check_commands,
     demo_command,
     notification_commands,
+    rollback_commands,
     service_commands,
     start_command,
 )

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
+from sqlmodel import Session
 
 from build_monitor import crud
 from build_monitor.cli.app import ConfigOption, JsonOption, app, get_config, print_json
@@ -14,6 +15,7 @@ from build_monitor.config import Config
 from build_monitor.db import session_scope
 from build_monitor.models import ServiceState
 from build_monitor.reports import BuildReport
+from build_monitor.rollback.outcome import RollbackOutcome
 from build_monitor.validation import validate_service_name
 
 
@@ -120,6 +122,32 @@ def status(config: ConfigOption = None, json_output: JsonOption = False) -> None
     typer.echo(f"prefect api: {api['url'] or '-'} ({api['source']})")
 
 
+def rollback_history(session: Session, service: str, limit: int) -> list[dict[str, Any]]:
+    """The service's rollbacks, newest first, in the `rollback --json` shape."""
+    return [
+        RollbackOutcome.from_record(
+            record, crud.list_rollback_steps(session=session, rollback_id=record.id or 0)
+        ).to_json()
+        for record in crud.list_rollbacks(session=session, service=service, limit=limit)
+    ]
+
+
+def describe_rollbacks(rollbacks: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for item in rollbacks:
+        moved = f"{(item['from'] or 'nothing')[:10]} -> {(item['to'] or '?')[:10]}"
+        verification = item["verification"]["status"] or "-"
+        line = (
+            f"{item['action']} #{item['rollback_id']} {item['status']:<11} {moved} "
+            f"{item['strategy']} by {item['triggered_by'] or item['trigger']} "
+            f"(verification {verification}): {item['reason']}"
+        )
+        if item["error"]:
+            line += f" - {item['error']}"
+        lines.append(line)
+    return ["", "rollbacks:", *lines] if lines else []
+
+
 @app.command("history")
 def history(
     service: Annotated[str, typer.Argument(help="Service name.")],
@@ -135,8 +163,9 @@ def history(
             BuildReport.from_build(b).model_dump()
             for b in crud.list_builds(session=session, service=service, limit=limit)
         ]
+        rollbacks = rollback_history(session, service, limit)
     if json_output:
-        print_json({"service": service, "builds": builds})
+        print_json({"service": service, "builds": builds, "rollbacks": rollbacks})
         return
     if not builds:
         typer.echo(f"{service}: no builds recorded")
@@ -149,3 +178,5 @@ def history(
             f"{build['short']} {build['status']:<11} {duration:>8}  "
             f"{build['subject'][:50]} ({build['author']}){detail}"
         )
+    for line in describe_rollbacks(rollbacks):
+        typer.echo(line)

@@ -159,7 +159,7 @@ def remote_branch_sha(
     mirror: Path, *, repo_url: str, branch: str, auth: GitAuth | None
 ) -> str | None:
     try:
-        output = _runner(mirror, auth).ls_remote("--", repo_url, f"refs/heads/{branch}")
+        output = str(_runner(mirror, auth).ls_remote("--", repo_url, f"refs/heads/{branch}"))
     except git.GitCommandError as exc:
         raise GitError(f"cannot read {branch} from {repo_url}: {_describe(exc)}") from None
     for line in output.splitlines():
