@@ -79,6 +79,8 @@ class ServiceState:
     predict_off_by_one: bool = False
     reason_phrase_missing: bool = False
     flake_per_million: int | None = None
+    # Generated code compiled into every commit, so a build takes seconds (benchmarks).
+    ballast_functions: int = 0
 
 
 def create_sample_service(
@@ -90,6 +92,7 @@ def create_sample_service(
     name: str = "sample-svc",
     flake_rate: float = 0.2,
     untestable_span: int = 2,
+    ballast_functions: int = 0,
 ) -> SampleRepo:
     """Create a git repository at `path` (which must not exist or be empty) for `scenario`.
 
@@ -108,7 +111,13 @@ def create_sample_service(
     def append(message: str, **changes: object) -> None:
         nonlocal revision
         revision += 1
-        base = states[-1][1] if states else ServiceState(revision=0, flake_per_million=flake)
+        base = (
+            states[-1][1]
+            if states
+            else ServiceState(
+                revision=0, flake_per_million=flake, ballast_functions=ballast_functions
+            )
+        )
         states.append((message, replace(base, revision=revision, **changes)))  # type: ignore[arg-type]
 
     append(f"Add the {name} service")
@@ -207,7 +216,27 @@ def service_files(name: str, state: ServiceState) -> dict[str, str]:
         "README.md": _README.format(name=name),
         "src/main.rs": render_main_rs(state),
         "src/revision.rs": f"pub const REVISION: u32 = {state.revision};\n",
-    }
+    } | (
+        {"src/ballast.rs": render_ballast(state.ballast_functions)}
+        if state.ballast_functions
+        else {}
+    )
+
+
+def render_ballast(functions: int) -> str:
+    """`functions` small functions, all kept by a `#[used]` table so release builds compile
+    them: a sample crate whose build takes seconds, like a real service's."""
+    bodies = [
+        f"pub fn f{i}(x: u64) -> u64 {{\n"
+        f"    let mut acc = x.wrapping_mul({i * 2 + 1});\n"
+        f"    for step in 0..(x % 7 + {i % 5 + 1}) {{\n"
+        f"        acc = acc.rotate_left((step % 13) as u32) ^ {i * 7919 % 104729};\n"
+        f"    }}\n"
+        f"    acc\n}}\n"
+        for i in range(functions)
+    ]
+    table = ", ".join(f"f{i}" for i in range(functions))
+    return "".join(bodies) + f"pub static TABLE: &[fn(u64) -> u64] = &[{table}];\n"
 
 
 def render_main_rs(state: ServiceState) -> str:
@@ -226,13 +255,18 @@ def render_main_rs(state: ServiceState) -> str:
         if state.flake_per_million is None
         else _FLAKY_TEST.format(flake_per_million=state.flake_per_million)
     )
+    ballast = (
+        "\nmod ballast;\n\n#[used]\nstatic BALLAST: &[fn(u64) -> u64] = ballast::TABLE;\n"
+        if state.ballast_functions
+        else ""
+    )
     return (
         _MAIN_RS.replace("@HEALTH_STATUS@", str(state.health_status))
         .replace("@PORT_ARM@", port_arm)
         .replace("@PREDICTION@", prediction)
         .replace("@REASON@", reason_table)
         .replace("@FLAKY_TEST@", flaky_test)
-    )
+    ) + ballast
 
 
 def _write_history(path: Path, name: str, states: list[tuple[str, ServiceState]]) -> list[str]:

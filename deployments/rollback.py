@@ -63,9 +63,9 @@ def deploy_deployment(config_path: str, flow: Flow[..., Any] = deploy) -> Runner
     )
 
 
-def rollback_deployments(config: Config) -> list[RunnerDeployment]:
-    """For serving in this process (`build-monitor start`)."""
-    config_path = _config_path(config)
+def rollback_deployments(config_path: str) -> list[RunnerDeployment]:
+    """For serving in this process (`build-monitor start`): rollback/rollback,
+    emergency-rollback/emergency-rollback and deploy/deploy."""
     return [
         rollback_deployment(config_path),
         emergency_rollback_deployment(config_path),

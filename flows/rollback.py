@@ -84,10 +84,6 @@ class RollbackStepFailed(Exception):
     """A step or the verification failed; the transaction undid what had changed."""
 
 
-class _Done(Exception):
-    """Nothing to do: the service is already where the rollback would take it."""
-
-
 # ---------------------------------------------------------------- inputs
 
 

@@ -1,0 +1,107 @@
+"""Flaky histories: accuracy and mean builds of `build-monitor bisect` and `git bisect run`.
+
+Usage: .venv/bin/python benchmarks/bisect_flaky.py [--ranges 1000] [--real-runs 5]
+                                                   [--commits 24] [--flake-rate 0.2]
+
+Part 1 simulates seeded 128-commit ranges where a test fails on 20% of runs at good commits with
+the same signature as the real breakage (the hard case). Part 2 runs both tools for real on
+generated Rust repositories whose test `tests::warm_cache_hits` fails at random at `--flake-rate`
+on good commits and always from the culprit on; each run gets a fresh repository and a fresh
+random culprit. build-monitor is told the test's flake rate as its prior (`--flake-prior`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from _real_repos import (
+    Run,
+    build_monitor_bisect,
+    ensure_prefect_api,
+    git_bisect_run,
+    record_failing_head,
+    write_config,
+)
+
+from build_monitor.bisection import BisectSettings
+from build_monitor.bisection.simulation import Scenario, compare_methods
+from build_monitor.sample_service import create_sample_service
+
+
+def simulated(ranges: int, flake_rate: float) -> None:
+    scenario = Scenario(f"{flake_rate:.0%} flaky, same signature", 128, flake_rate=flake_rate)
+    comparison = compare_methods(scenario, ranges, 1, BisectSettings(flake_prior=flake_rate))
+    print(f"simulated: {ranges} ranges of 128 commits, {flake_rate:.0%} flake rate")
+    for name, stats in (
+        ("git bisect run", comparison.git_bisect),
+        ("build-monitor bisect", comparison.flake_aware),
+    ):
+        print(
+            f"  {name:<22} right {stats.rate(stats.correct):>6.1%}  wrong "
+            f"{stats.rate(stats.wrong):>6.1%}  mean builds {stats.mean_builds:.2f}"
+        )
+
+
+def real(runs: int, commits: int, flake_rate: float, seed: int) -> None:
+    ensure_prefect_api()
+    rng = random.Random(seed)
+    results: dict[str, list[tuple[bool, Run]]] = {"git bisect run": [], "build-monitor": []}
+    with tempfile.TemporaryDirectory(prefix="bm-flaky-") as scratch:
+        for number in range(runs):
+            workdir = Path(scratch) / str(number)
+            workdir.mkdir()
+            culprit_index = rng.randrange(2, commits - 1)
+            repo = create_sample_service(
+                workdir / "repo",
+                scenario="flaky_break",
+                good_commits=culprit_index,
+                commits_after_break=commits - culprit_index - 1,
+                flake_rate=flake_rate,
+            )
+            good, bad = repo.commits[0], repo.commits[-1]
+            git = git_bisect_run(repo, workdir, good=good, bad=bad)
+            config = write_config(repo, workdir)
+            record_failing_head(config, bad=bad)
+            ours = build_monitor_bisect(
+                config, good=good, bad=bad, extra=("--flake-prior", str(flake_rate))
+            )
+            results["git bisect run"].append((git.blamed == repo.culprit, git))
+            results["build-monitor"].append((ours.blamed == repo.culprit, ours))
+            print(
+                f"  run {number + 1}: culprit {repo.culprit[:8] if repo.culprit else '-'}; "
+                f"git bisect blamed {(git.blamed or 'nothing')[:8]} ({git.builds} builds), "
+                f"build-monitor {(ours.blamed or 'nothing')[:8]} ({ours.builds} builds)",
+                flush=True,
+            )
+    print(f"real: {runs} repositories of {commits} commits, {flake_rate:.0%} flake rate")
+    for name, rows in results.items():
+        right = sum(ok for ok, _ in rows)
+        builds = sum(run.builds for _, run in rows) / len(rows)
+        seconds = sum(run.seconds for _, run in rows) / len(rows)
+        print(f"  {name:<22} right {right}/{len(rows)}  mean builds {builds:.1f}  "
+              f"mean wall {seconds:.1f}s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ranges", type=int, default=1000)
+    parser.add_argument("--real-runs", type=int, default=5)
+    parser.add_argument("--commits", type=int, default=24)
+    parser.add_argument("--flake-rate", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args()
+    if not (1 <= args.ranges <= 5000 and 0 <= args.real_runs <= 50 and 6 <= args.commits <= 512):
+        parser.error("--ranges 1..5000, --real-runs 0..50, --commits 6..512")
+    started = time.monotonic()
+    simulated(args.ranges, args.flake_rate)
+    if args.real_runs:
+        real(args.real_runs, args.commits, args.flake_rate, args.seed)
+    print(f"finished in {time.monotonic() - started:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

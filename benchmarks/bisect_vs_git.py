@@ -1,0 +1,75 @@
+"""`build-monitor bisect` against `git bisect run` on generated Rust histories with a real break.
+
+Usage: .venv/bin/python benchmarks/bisect_vs_git.py [--sizes 32 128 512] [--ballast 1500]
+
+Each size is a history of that many commits of the sample service (std-only Rust, plus
+`--ballast` generated functions so a build takes seconds), broken by a failing test at a seeded
+position. Both tools bisect the same repository with the same build command
+(`cargo build --release && cargo test --release`, local, each with its own warm target dir);
+the table shows builds used, wall time and the wall-time ratio. build-monitor's wall time is its
+whole command line, Python start-up included. As in production, where the monitor has already
+built and recorded the failing commit, the bad commit's failure is recorded first (untimed, not
+counted); git bisect is simply told that commit is bad. build-monitor's builds include the
+verification rerun that the culprit's failure reproduces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+from pathlib import Path
+
+from _real_repos import (
+    build_monitor_bisect,
+    ensure_prefect_api,
+    git_bisect_run,
+    record_failing_head,
+    write_config,
+)
+
+from build_monitor.sample_service import create_sample_service
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 128, 512])
+    parser.add_argument("--ballast", type=int, default=1500, help="generated functions")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    if any(size < 4 or size > 2000 for size in args.sizes):
+        parser.error("sizes must be between 4 and 2000")
+    ensure_prefect_api()
+    rng = random.Random(args.seed)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bm-bench-") as scratch:
+        for size in args.sizes:
+            workdir = Path(scratch) / str(size)
+            workdir.mkdir()
+            culprit_index = rng.randrange(1, size)
+            repo = create_sample_service(
+                workdir / "repo",
+                scenario="test_failure",
+                good_commits=culprit_index,
+                commits_after_break=size - culprit_index - 1,
+                ballast_functions=args.ballast,
+            )
+            good, bad = repo.commits[0], repo.commits[-1]
+            git = git_bisect_run(repo, workdir, good=good, bad=bad)
+            config = write_config(repo, workdir)
+            record_failing_head(config, bad=bad)
+            ours = build_monitor_bisect(config, good=good, bad=bad)
+            rows.append((size, repo.culprit, git, ours))
+            print(f"size {size}: git {git.builds} builds {git.seconds:.1f}s, "
+                  f"build-monitor {ours.builds} builds {ours.seconds:.1f}s", flush=True)
+    print()
+    print(f"{'commits':>7} | {'right (git/bm)':>14} | {'builds git':>10} | {'builds bm':>9} | "
+          f"{'wall git':>8} | {'wall bm':>8} | {'bm/git':>6}")
+    for size, culprit, git, ours in rows:
+        right = f"{'yes' if git.blamed == culprit else 'NO'}/{'yes' if ours.blamed == culprit else 'NO'}"
+        print(f"{size:>7} | {right:>14} | {git.builds:>10} | {ours.builds:>9} | "
+              f"{git.seconds:>7.1f}s | {ours.seconds:>7.1f}s | {ours.seconds / git.seconds:>5.2f}x")
+
+
+if __name__ == "__main__":
+    main()
