@@ -1,17 +1,23 @@
-"""Everything `build-monitor start` serves, and how the API starts a rollback through Prefect."""
+"""Every deployment: served in-process by `build-monitor start`, or registered with a work pool
+(`python -m deployments.registry --work-pool P`) so workers on other hosts run them; and how
+the API starts a rollback through Prefect."""
 
 from __future__ import annotations
 
+import argparse
+import os
+from pathlib import Path
 from typing import cast
 
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events import DeploymentEventTrigger
 
 from build_monitor.api.rollback import RollbackStarted, RollbackUnavailable
-from build_monitor.config import Config
+from build_monitor.config import Config, load_config
 from build_monitor.webhooks.events import push_trigger
 from deployments.monitor import check_deployment, monitor_deployment
 
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 ROLLBACK_DEPLOYMENT = "rollback/rollback"
 EMERGENCY_DEPLOYMENT = "emergency-rollback/emergency-rollback"
 
@@ -70,3 +76,33 @@ async def start_rollback_via_prefect(
         raise RollbackUnavailable(f"Prefect is unreachable: {exc}") from None
     started = cast(object, flow_run)
     return RollbackStarted(flow_run_id=str(getattr(started, "id", "")), message=f"started {name}")
+
+
+def register(config: Config, work_pool: str) -> list[str]:
+    """Register every deployment with a work pool. Workers run the code from this project
+    directory, so every worker host needs the project at the same path (and the config file).
+    Returns the deployment ids."""
+    previous = Path.cwd()
+    os.chdir(PROJECT_DIR)  # entrypoints are recorded relative to the working directory
+    try:
+        deployments = served_deployments(config)
+    finally:
+        os.chdir(previous)
+    ids = []
+    for deployment in deployments:
+        deployment._path = str(PROJECT_DIR)  # where a process worker runs the entrypoint
+        ids.append(str(deployment.apply(work_pool_name=work_pool)))
+    return ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Register build-monitor's deployments.")
+    parser.add_argument("--config", type=Path, default=None)
+    parser.add_argument("--work-pool", required=True)
+    args = parser.parse_args()
+    for deployment_id in register(load_config(args.config), args.work_pool):
+        print(deployment_id)
+
+
+if __name__ == "__main__":
+    main()

@@ -86,3 +86,39 @@ def test_prefect_yaml_entrypoints_are_flows() -> None:
         assert isinstance(flow, Flow), deployment["name"]
         accepted = set(flow.parameters.properties)
         assert set(deployment.get("parameters") or {}) <= accepted, deployment["name"]
+
+
+@pytest.mark.prefect
+def test_register_with_a_work_pool(
+    prefect_api_url: str, sample_repo: SampleRepoFactory, tmp_path: Path
+) -> None:
+    """For many hosts: every deployment lands in the pool, runnable from the project dir."""
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    from deployments.registry import PROJECT_DIR, register
+
+    repo = sample_repo("good", good_commits=1)
+    config = load_config(write_config(tmp_path, service_table(repo, name="pooled", health=False)))
+
+    async def create_pool() -> None:
+        async with get_client() as client:
+            await client.create_work_pool(
+                WorkPoolCreate(name="bm-test-pool", type="process"), overwrite=True
+            )
+
+    asyncio.run(create_pool())
+    ids = register(config, "bm-test-pool")
+
+    async def read() -> list[tuple[str, str | None, str | None, str | None]]:
+        async with get_client() as client:
+            found = [await client.read_deployment(i) for i in ids]
+        return [(d.name, d.work_pool_name, d.entrypoint, d.path) for d in found]
+
+    deployments = {name: rest for name, *rest in asyncio.run(read())}
+    assert {"monitor-pooled", "check-commit", "bisect"} <= set(deployments)
+    pool, entrypoint, path = deployments["monitor-pooled"]
+    assert (pool, entrypoint, path) == (
+        "bm-test-pool",
+        "flows/monitor.py:monitor",
+        str(PROJECT_DIR),
+    )
