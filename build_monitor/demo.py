@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from build_monitor.errors import InfrastructureError
+from build_monitor.health import free_port
 from build_monitor.sample_service import SampleRepo, create_sample_service
 
 DEMO_SERVICE = "sample-svc"
@@ -47,7 +48,9 @@ def pick_builder(
     return "local", None
 
 
-def render_config(setup_dir: Path, repo: SampleRepo, builder: str, rust_image: str | None) -> str:
+def render_config(
+    setup_dir: Path, repo: SampleRepo, builder: str, rust_image: str | None, live_port: int
+) -> str:
     lines = [
         "# Written by `build-monitor demo`.",
         "[storage]",
@@ -67,6 +70,14 @@ def render_config(setup_dir: Path, repo: SampleRepo, builder: str, rust_image: s
     lines += ["", "[services.health]", "port = 8000", 'path = "/health"', "timeout_seconds = 30"]
     if builder == "local":
         lines.append(f'command = "target/release/{repo.binary}"')
+    # A confirmed culprit rolls the service back by itself: the docker builder redeploys the
+    # last good image to the live container; the local builder pushes a tested revert branch.
+    strategy = "redeploy" if builder == "docker" else "revert"
+    lines += ["", "[services.rollback]", "auto = true", f'strategy = "{strategy}"']
+    # The sample history is dated 2024 (reproducible shas); the age gate would refuse it.
+    lines.append("max_culprit_age_hours = 1000000")
+    if builder == "docker":
+        lines.append(f"host_port = {live_port}")
     text = "\n".join(lines) + "\n"
     tomllib.loads(text)
     return text
@@ -84,9 +95,9 @@ def prepare_demo(
         directory / "repo",
         scenario="test_failure",
         good_commits=3,
-        commits_after_break=1,
+        commits_after_break=0,
         name=DEMO_SERVICE,
     )
     config_path = directory / "config.toml"
-    config_path.write_text(render_config(directory, repo, builder, rust_image))
+    config_path.write_text(render_config(directory, repo, builder, rust_image, free_port()))
     return DemoSetup(directory, config_path, repo, builder, rust_image)

@@ -34,6 +34,7 @@ from build_monitor.models import BisectionStatus
 from build_monitor.notifications.events import CulpritInfo, NotificationEvent
 from flows.check import load_git_credentials
 from flows.notifying import BackgroundNotifier
+from flows.rollback import manual_rollback_hint, maybe_auto_rollback
 from tasks.bisect import probe_commit
 from tasks.git import fetch_repository
 
@@ -229,6 +230,8 @@ class BisectReport(BaseModel):
     bisection_id: int
     candidates: int
     report: str
+    # The automatic rollback a confirmed culprit started (`[services.rollback] auto = true`).
+    rollback: dict[str, Any] | None = None
 
 
 @flow(name="bisect", flow_run_name=_bisect_run_name, validate_parameters=True)
@@ -326,8 +329,8 @@ def _finish(
             None,
         ) or _recorded_excerpt(config, service, result.culprit)
     next_action = (
-        f'build-monitor rollback {service.name} {plan.good} "culprit {result.culprit[:10]}"'
-        if result.culprit
+        manual_rollback_hint(service, result.culprit, plan.good)
+        if result.culprit and not service.rollback.auto
         else None
     )
     all_observations = [*plan.known, *result.observations]
@@ -361,6 +364,10 @@ def _finish(
         description=f"bisection of {service.name} {plan.good[:10]}..{plan.bad[:10]}",
     )
     _notify(config, service, plan, result, culprit, log_excerpt, next_action)
+    rollback = None
+    if result.status is BisectStatus.CONFIRMED and result.culprit:
+        outcome = maybe_auto_rollback(config, service.name, result.culprit, plan.good)
+        rollback = outcome.to_json() if outcome is not None else None
     document = BisectReport(
         service=service.name,
         status=result.status.value,
@@ -381,6 +388,7 @@ def _finish(
         bisection_id=bisection_id,
         candidates=len(plan.commits) - 1,
         report=report,
+        rollback=rollback,
     )
     get_run_logger().info("%s: %s", service.name, result.reason)
     return document.model_dump()

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -152,12 +153,16 @@ def test_demo_with_the_local_builder_detects_the_break(
     assert document["head"]["stage"] == "test"
     assert document["state"] == "failing"
     assert document["flow_run_url"].startswith(document["prefect_ui"])
+    assert document["bisection"]["culprit"] == document["expected_culprit"]
+    rollback = document["bisection"]["rollback"]
+    assert (rollback["strategy"], rollback["status"]) == ("revert", "succeeded")
+    assert rollback["verification"]["status"] == "passed"
 
 
 @pytest.mark.docker
 @pytest.mark.prefect
 def test_demo_uses_docker_when_an_engine_answers(
-    prefect_api_url: str, rust_image: str, tmp_path: Path
+    prefect_api_url: str, rust_image: str, docker_client: Any, tmp_path: Path
 ) -> None:
     completed = subprocess.run(
         [cli_path(), "demo", "--dir", str(tmp_path / "demo"), "--json"],
@@ -171,3 +176,12 @@ def test_demo_uses_docker_when_an_engine_answers(
     assert document["builder"] == "docker"
     assert (document["head"]["status"], document["head"]["stage"]) == ("failed", "test")
     assert document["baseline"]["image"].startswith("build-monitor/sample-svc:")
+    assert document["bisection"]["culprit"] == document["expected_culprit"]
+    rollback = document["bisection"]["rollback"]
+    assert (rollback["strategy"], rollback["status"]) == ("redeploy", "succeeded")
+    live = docker_client.containers.get("bm-sample-svc")
+    try:
+        assert f"build-monitor/sample-svc:{document['baseline']['commit']}" in live.image.tags
+        assert live.status == "running"
+    finally:
+        live.remove(force=True)

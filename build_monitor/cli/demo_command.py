@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from build_monitor.cli.app import JsonOption, app, print_json
+from build_monitor.cli.app import JsonOption, app, get_config, print_json
 from build_monitor.cli.bisect_command import describe_bisection
 from build_monitor.cli.check_commands import describe_build, flow_run_link
 from build_monitor.cli.progress import note, step
@@ -29,6 +29,7 @@ def demo(
     """Create a sample Rust service with a few good commits and a breaking one, and monitor it."""
     from flows.check import check_commit
     from flows.monitor import monitor
+    from flows.rollback import rollback_service
 
     if builder not in ("auto", "docker", "local"):
         raise typer.BadParameter("use auto, docker or local", param_hint="--builder")
@@ -38,6 +39,19 @@ def demo(
     note(f"builder: {setup.builder}; config: {setup.config_path}")
     config_path = str(setup.config_path)
     with prefect_api(note) as api_url:
+        initial = None
+        if setup.builder == "docker":
+            live = setup.repo.commits[0]
+            with step(f"deploying {live[:10]} as the live container bm-{DEMO_SERVICE}"):
+                initial = rollback_service(
+                    get_config(setup.config_path),
+                    DEMO_SERVICE,
+                    action="deploy",
+                    commit=live,
+                    reason="demo: first deployment",
+                    trigger="demo",
+                )
+            note(initial.summary())
         with step(f"checking the last good commit {setup.repo.good[:10]}"):  # type: ignore[index]
             baseline = check_commit(
                 service=DEMO_SERVICE,
@@ -61,6 +75,7 @@ def demo(
         "head": head,
         "state": result["state"],
         "bisection": _without_report(result.get("bisection")),
+        "initial_deployment": initial.to_json() if initial else None,
         "expected_culprit": setup.repo.culprit,
         "prefect_ui": ui_url(api_url),
         "flow_run_url": flow_run_link(api_url, head["flow_run_id"]) if head else None,
@@ -76,13 +91,35 @@ def demo(
         if bisection:
             typer.echo("")
             typer.echo(describe_bisection(bisection))
-        typer.echo(f"\n{DEMO_SERVICE} is {result['state']}.")
+            if bisection.get("rollback"):
+                typer.echo(describe_rollback(bisection["rollback"]))
+        rollback = (bisection or {}).get("rollback") or {}
+        if rollback.get("status") == "succeeded":
+            typer.echo(
+                f"\nThe branch head is still red ({DEMO_SERVICE} is {result['state']}), "
+                "but the rollback put a verified good build in place."
+            )
+        else:
+            typer.echo(f"\n{DEMO_SERVICE} is {result['state']}.")
         typer.echo(f"See the runs in the Prefect UI: {document['prefect_ui']}")
         if document["flow_run_url"]:
             typer.echo(f"This run: {document['flow_run_url']}")
         typer.echo(f"Try: build-monitor history {DEMO_SERVICE} --config {config_path}")
     detected = head is not None and head["status"] == "failed"
-    raise typer.Exit(0 if detected else 1)
+    rolled_back = bool(
+        result.get("bisection")
+        and (result["bisection"].get("rollback") or {}).get("status") == "succeeded"
+    )
+    raise typer.Exit(0 if detected and rolled_back else 1)
+
+
+def describe_rollback(rollback: dict[str, Any]) -> str:
+    verification = rollback.get("verification") or {}
+    return (
+        f"rollback ({rollback.get('strategy')}): {rollback.get('status')}, "
+        f"to {str(rollback.get('to'))[:10]}; verification {verification.get('status')}"
+        + (f": {verification.get('detail')}" if verification.get("detail") else "")
+    )
 
 
 def _without_report(bisection: Any) -> Any:

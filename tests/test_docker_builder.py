@@ -1,0 +1,100 @@
+"""The docker builder against a real engine: timeouts, OOM, labels and pruning."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+
+from build_monitor.config import ServiceConfig
+from build_monitor.docker_builder import SERVICE_LABEL, build_image, image_tag, prune_images
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def service_name(docker_client: docker.DockerClient) -> Iterator[str]:
+    name = f"dockertest-{uuid.uuid4().hex[:8]}"
+    yield name
+    for image in docker_client.images.list(filters={"label": f"{SERVICE_LABEL}={name}"}):
+        with contextlib.suppress(docker.errors.APIError):
+            docker_client.images.remove(image.id, force=True)
+
+
+def context_with(tmp_path: Path, dockerfile: str) -> Path:
+    context = tmp_path / f"ctx-{uuid.uuid4().hex[:6]}"
+    context.mkdir()
+    (context / "Dockerfile").write_text(dockerfile)
+    return context
+
+
+def test_a_build_over_its_timeout_is_stopped_and_fails(
+    docker_client: docker.DockerClient, rust_image: str, tmp_path: Path, service_name: str
+) -> None:
+    context = context_with(tmp_path, f"FROM {rust_image}\nRUN sleep 120\n")
+    service = ServiceConfig(name=service_name, repo="/r", build_timeout_seconds=3)
+    started = time.monotonic()
+    result = build_image(docker_client, service=service, context=context, commit="a" * 40)
+    assert time.monotonic() - started < 40
+    assert (result.status, result.stage) == ("failed", "build")
+    assert result.signature == "timeout: the build took longer than 3s"
+    assert not [
+        c
+        for c in docker_client.containers.list()
+        if "sleep 120" in " ".join(c.attrs["Config"]["Cmd"] or [])
+    ]
+
+
+def test_an_oom_killed_build_is_an_infrastructure_error(
+    docker_client: docker.DockerClient, rust_image: str, tmp_path: Path, service_name: str
+) -> None:
+    context = context_with(
+        tmp_path, f"FROM {rust_image}\nRUN head -c 400000000 /dev/zero | tail -n 1 > /dev/null\n"
+    )
+    service = ServiceConfig(name=service_name, repo="/r", memory_limit="32m")
+    result = build_image(docker_client, service=service, context=context, commit="b" * 40)
+    assert result.status == "error", result
+    assert result.stage is None
+
+
+def test_missing_dockerfile_is_the_commits_fault(
+    docker_client: docker.DockerClient, tmp_path: Path, service_name: str
+) -> None:
+    context = tmp_path / "empty"
+    context.mkdir()
+    service = ServiceConfig(name=service_name, repo="/r")
+    result = build_image(docker_client, service=service, context=context, commit="c" * 40)
+    assert (result.status, result.stage) == ("failed", "build")
+    assert "no Dockerfile" in str(result.signature)
+
+
+def test_images_are_labelled_and_pruned_past_keep_images(
+    docker_client: docker.DockerClient, rust_image: str, tmp_path: Path, service_name: str
+) -> None:
+    service = ServiceConfig(name=service_name, repo="/r", keep_images=2)
+    commits = [str(i) * 40 for i in range(4)]
+    for index, commit in enumerate(commits):
+        context = context_with(tmp_path, f"FROM {rust_image}\nRUN echo {index} > /built\n")
+        assert build_image(docker_client, service=service, context=context, commit=commit).passed
+        time.sleep(1.1)  # image creation times have one-second resolution
+    live = docker_client.images.get(image_tag(service_name, commits[0]))
+    live.tag(f"build-monitor/{service_name}", "live")
+    removed = prune_images(docker_client, service=service_name, keep=2)
+    assert removed == [image_tag(service_name, commits[1])]
+    remaining = {
+        t
+        for i in docker_client.images.list(filters={"label": f"{SERVICE_LABEL}={service_name}"})
+        for t in i.tags
+    }
+    assert remaining == {
+        image_tag(service_name, commits[0]),
+        f"build-monitor/{service_name}:live",
+        image_tag(service_name, commits[2]),
+        image_tag(service_name, commits[3]),
+    }
