@@ -90,8 +90,19 @@ def build_monitor_bisect(
 ) -> Run:
     started = time.monotonic()
     completed = subprocess.run(
-        [cli(), "bisect", name, "--config", str(config), "--good", good, "--bad", bad,
-         "--json", *extra],
+        [
+            cli(),
+            "bisect",
+            name,
+            "--config",
+            str(config),
+            "--good",
+            good,
+            "--bad",
+            bad,
+            "--json",
+            *extra,
+        ],
         capture_output=True,
         text=True,
     )

@@ -82,8 +82,10 @@ def real(runs: int, commits: int, flake_rate: float, seed: int) -> None:
         right = sum(ok for ok, _ in rows)
         builds = sum(run.builds for _, run in rows) / len(rows)
         seconds = sum(run.seconds for _, run in rows) / len(rows)
-        print(f"  {name:<22} right {right}/{len(rows)}  mean builds {builds:.1f}  "
-              f"mean wall {seconds:.1f}s")
+        print(
+            f"  {name:<22} right {right}/{len(rows)}  mean builds {builds:.1f}  "
+            f"mean wall {seconds:.1f}s"
+        )
 
 
 def main() -> None:

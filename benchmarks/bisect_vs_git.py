@@ -60,15 +60,23 @@ def main() -> None:
             record_failing_head(config, bad=bad)
             ours = build_monitor_bisect(config, good=good, bad=bad)
             rows.append((size, repo.culprit, git, ours))
-            print(f"size {size}: git {git.builds} builds {git.seconds:.1f}s, "
-                  f"build-monitor {ours.builds} builds {ours.seconds:.1f}s", flush=True)
+            print(
+                f"size {size}: git {git.builds} builds {git.seconds:.1f}s, "
+                f"build-monitor {ours.builds} builds {ours.seconds:.1f}s",
+                flush=True,
+            )
     print()
-    print(f"{'commits':>7} | {'right (git/bm)':>14} | {'builds git':>10} | {'builds bm':>9} | "
-          f"{'wall git':>8} | {'wall bm':>8} | {'bm/git':>6}")
+    print(
+        f"{'commits':>7} | {'right (git/bm)':>14} | {'builds git':>10} | {'builds bm':>9} | "
+        f"{'wall git':>8} | {'wall bm':>8} | {'bm/git':>6}"
+    )
     for size, culprit, git, ours in rows:
-        right = f"{'yes' if git.blamed == culprit else 'NO'}/{'yes' if ours.blamed == culprit else 'NO'}"
-        print(f"{size:>7} | {right:>14} | {git.builds:>10} | {ours.builds:>9} | "
-              f"{git.seconds:>7.1f}s | {ours.seconds:>7.1f}s | {ours.seconds / git.seconds:>5.2f}x")
+        verdicts = ["yes" if run.blamed == culprit else "NO" for run in (git, ours)]
+        right = "/".join(verdicts)
+        print(
+            f"{size:>7} | {right:>14} | {git.builds:>10} | {ours.builds:>9} | "
+            f"{git.seconds:>7.1f}s | {ours.seconds:>7.1f}s | {ours.seconds / git.seconds:>5.2f}x"
+        )
 
 
 if __name__ == "__main__":

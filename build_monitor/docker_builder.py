@@ -131,6 +131,7 @@ def build_image(
     context: Path,
     commit: str,
     on_line: Callable[[str], None] | None = None,
+    use_cache: bool = True,
 ) -> StepResult:
     """Build `context` with the service's Dockerfile; tag `build-monitor/<service>:<sha>`."""
     started = time.monotonic()
@@ -154,6 +155,7 @@ def build_image(
             rm=True,
             forcerm=True,
             pull=False,
+            nocache=not use_cache,
             decode=True,
         )
         stream = _BuildStream(chunks, on_line)

@@ -52,12 +52,18 @@ async def serve_until_stopped(
 
     from build_monitor.api.app import create_app
     from build_monitor.api.background_server import running_server
+    from build_monitor.dashboard import DASHBOARD_SOURCES
     from deployments.registry import start_rollback_via_prefect
 
     runner = Runner(name="build-monitor", limit=None)
     for deployment in deployments:
         await runner.aadd_deployment(deployment)
-    app = create_app(config, start_rollback=start_rollback_via_prefect, ui_url=ui_url(api.url))
+    app = create_app(
+        config,
+        start_rollback=start_rollback_via_prefect,
+        dashboard_sources=DASHBOARD_SOURCES,
+        ui_url=ui_url(api.url),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -172,6 +172,16 @@ def test_culprit_report_is_a_markdown_artifact_with_a_stable_key(
     assert repo.culprit is not None and repo.culprit in markdown
     assert "## Probes" in markdown and "## Diffstat" in markdown
     assert "error[E0308]" in markdown
+    assert markdown == report["report"]
+
+    history = runner.invoke(app, ["history", "svc", "--config", str(config), "--json"])
+    bisections = json.loads(history.stdout)["bisections"]
+    assert [(b["culprit"], b["status"], b["report"]) for b in bisections] == [
+        (repo.culprit, "confirmed", markdown)
+    ]
+    assert bisections[0]["probes"], "every probe is recorded"
+    text = runner.invoke(app, ["history", "svc", "--config", str(config)]).stdout
+    assert f"culprit {repo.culprit[:10]}" in text and "## Probes" in text
 
 
 def test_bad_input(prefect_api_url: str, sample_repo: SampleRepoFactory, tmp_path: Path) -> None:

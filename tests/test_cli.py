@@ -63,7 +63,10 @@ def test_status_json_contract(config: Path) -> None:
 
 def test_history_of_a_service_without_builds(config: Path) -> None:
     code, out, _ = invoke("history", "alpha", "--config", str(config), "--json", "--limit", "5")
-    assert (code, json.loads(out)) == (0, {"service": "alpha", "builds": []})
+    assert (code, json.loads(out)) == (
+        0,
+        {"service": "alpha", "builds": [], "bisections": [], "rollbacks": []},
+    )
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from tests.test_cli import cli_path
 from tests.webhooks.fixtures import GITHUB_SECRET, github_headers, payload
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+API_TOKEN = "start-test-api-token"
 
 
 def free_port() -> int:
@@ -66,12 +67,21 @@ def test_start_serves_api_and_deployments_and_stops_cleanly(
     config = write_config(
         tmp_path,
         service_table(repo, name="pushed", builder="local", health=False),
-        extra=(f'[server]\nport = {port}\n\n[webhooks]\ngithub_secret = {{ env = "GH_SECRET" }}\n'),
+        extra=(
+            f"[server]\nport = {port}\n\n"
+            '[webhooks]\ngithub_secret = { env = "GH_SECRET" }\n\n'
+            '[api]\ntoken = { env = "BM_API_TOKEN" }\n'
+        ),
     )
     log = (tmp_path / "start.log").open("w")
     process = subprocess.Popen(
         [cli_path(), "start", "--config", str(config)],
-        env={**os.environ, "PREFECT_API_URL": prefect_api_url, "GH_SECRET": GITHUB_SECRET},
+        env={
+            **os.environ,
+            "PREFECT_API_URL": prefect_api_url,
+            "GH_SECRET": GITHUB_SECRET,
+            "BM_API_TOKEN": API_TOKEN,
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -111,6 +121,22 @@ def test_start_serves_api_and_deployments_and_stops_cleanly(
 
         builds = wait_for(built, timeout=180, what="the pushed commit to be built")
         assert (after, "passed", "webhook") in builds  # type: ignore[operator]
+
+        auth = {"Authorization": f"Bearer {API_TOKEN}"}
+        assert httpx.get(f"{base}/api/dashboard", timeout=5).status_code == 401
+        reply = httpx.get(f"{base}/api/dashboard", headers=auth, timeout=5)
+        assert reply.status_code == 200, reply.text
+        dashboard = reply.json()
+        assert [s["name"] for s in dashboard["services"]] == ["pushed"]
+        assert set(dashboard) >= {"running_bisections", "running_rollbacks", "recent_culprits"}
+        started = httpx.post(
+            f"{base}/api/services/pushed/rollback",
+            json={"commit": before, "reason": "api test"},
+            headers=auth,
+            timeout=30,
+        )
+        assert started.status_code == 202, started.text
+        assert started.json()["flow_run_id"]
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -10,6 +10,7 @@ from build_monitor.cli import (  # noqa: F401
     bisect_command,
     check_commands,
     demo_command,
+    history_command,
     notification_commands,
     rollback_commands,
     service_commands,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import typer
-from sqlmodel import Session
 
 from build_monitor import crud
 from build_monitor.cli.app import ConfigOption, JsonOption, app, get_config, print_json
@@ -15,8 +14,6 @@ from build_monitor.config import Config
 from build_monitor.db import session_scope
 from build_monitor.models import ServiceState
 from build_monitor.reports import BuildReport
-from build_monitor.rollback.outcome import RollbackOutcome
-from build_monitor.validation import validate_service_name
 
 
 def service_summaries(config: Config) -> list[dict[str, Any]]:
@@ -120,63 +117,3 @@ def status(config: ConfigOption = None, json_output: JsonOption = False) -> None
             )
     api = document["prefect_api"]
     typer.echo(f"prefect api: {api['url'] or '-'} ({api['source']})")
-
-
-def rollback_history(session: Session, service: str, limit: int) -> list[dict[str, Any]]:
-    """The service's rollbacks, newest first, in the `rollback --json` shape."""
-    return [
-        RollbackOutcome.from_record(
-            record, crud.list_rollback_steps(session=session, rollback_id=record.id or 0)
-        ).to_json()
-        for record in crud.list_rollbacks(session=session, service=service, limit=limit)
-    ]
-
-
-def describe_rollbacks(rollbacks: list[dict[str, Any]]) -> list[str]:
-    lines = []
-    for item in rollbacks:
-        moved = f"{(item['from'] or 'nothing')[:10]} -> {(item['to'] or '?')[:10]}"
-        verification = item["verification"]["status"] or "-"
-        line = (
-            f"{item['action']} #{item['rollback_id']} {item['status']:<11} {moved} "
-            f"{item['strategy']} by {item['triggered_by'] or item['trigger']} "
-            f"(verification {verification}): {item['reason']}"
-        )
-        if item["error"]:
-            line += f" - {item['error']}"
-        lines.append(line)
-    return ["", "rollbacks:", *lines] if lines else []
-
-
-@app.command("history")
-def history(
-    service: Annotated[str, typer.Argument(help="Service name.")],
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many builds.")] = 20,
-    config: ConfigOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Show a service's builds, newest first."""
-    loaded = get_config(config)
-    loaded.service(validate_service_name(service))
-    with session_scope(loaded.database_url) as session:
-        builds = [
-            BuildReport.from_build(b).model_dump()
-            for b in crud.list_builds(session=session, service=service, limit=limit)
-        ]
-        rollbacks = rollback_history(session, service, limit)
-    if json_output:
-        print_json({"service": service, "builds": builds, "rollbacks": rollbacks})
-        return
-    if not builds:
-        typer.echo(f"{service}: no builds recorded")
-    for build in builds:
-        duration = f"{build['duration_s']:.1f}s" if build["duration_s"] is not None else "-"
-        detail = f" [{build['stage']}] {build['signature']}" if build["stage"] else ""
-        if build["status"] == "error":
-            detail = f" {build['signature']}"
-        typer.echo(
-            f"{build['short']} {build['status']:<11} {duration:>8}  "
-            f"{build['subject'][:50]} ({build['author']}){detail}"
-        )
-    for line in describe_rollbacks(rollbacks):
-        typer.echo(line)

@@ -249,7 +249,7 @@ def test_a_broken_database_does_not_raise(tmp_path: Path, receiver: Receiver) ->
     config.storage.database_url = f"sqlite:///{tmp_path / 'blocker' / 'db.sqlite'}"
     [result] = notify(event(), config=config, environ=environ(receiver))
     assert (result.channel, result.status) == ("*", "failed")
-    assert "FileExistsError" in (result.detail or "")
+    assert "cannot open the history database" in (result.detail or "")
 
 
 def test_no_secret_appears_in_payloads_logs_or_records(
