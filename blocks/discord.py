@@ -1,24 +1,18 @@
-"""Discord webhook: any URL, embed payloads, and a failure raises with the status."""
+"""Discord webhook: any URL, embeds, and a failure raises with the receiver's status."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import ClassVar
 
-import anyio.to_thread
-import httpx
-from prefect._internal.compatibility.async_dispatch import async_dispatch
-from prefect.blocks.abstract import NotificationBlock
 from pydantic import Field, SecretStr
 
-from build_monitor.notifications.compose import compose_plain
-from build_monitor.notifications.http import encode_json, post_json
+from blocks.chat_webhook import ChatWebhook
 from build_monitor.notifications.render import render_discord
 
 ENV_VAR = "DISCORD_WEBHOOK_URL"
 
 
-class DiscordWebhook(NotificationBlock):
+class DiscordWebhook(ChatWebhook):
     """Posts to a Discord webhook (or anything that speaks its JSON) with httpx.
 
     Unlike Prefect's Apprise-based DiscordWebhook it accepts any URL and raises DeliveryError
@@ -29,39 +23,11 @@ class DiscordWebhook(NotificationBlock):
     _block_type_slug = "build-monitor-discord-webhook"
     _description = "Discord webhook used by build-monitor; raises when Discord refuses."
 
+    receiver: ClassVar[str] = "Discord"
+    env_var: ClassVar[str] = ENV_VAR
+    render = staticmethod(render_discord)
+
     url: SecretStr = Field(
         title="Webhook URL",
         description="The incoming webhook URL, e.g. https://discord.com/api/webhooks/...",
     )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> DiscordWebhook | None:
-        url = environ.get(ENV_VAR, "").strip()
-        return cls(url=SecretStr(url)) if url else None
-
-    def secret_values(self) -> list[str]:
-        return [self.url.get_secret_value()]
-
-    def send(
-        self,
-        payload: Mapping[str, Any],
-        *,
-        timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        post_json(
-            url=self.url.get_secret_value(),
-            body=encode_json(payload),
-            receiver="Discord",
-            timeout=timeout,
-            transport=transport,
-        )
-
-    async def anotify(self, body: str, subject: str | None = None) -> None:
-        await anyio.to_thread.run_sync(
-            lambda: self.send(render_discord(compose_plain(body, subject)))
-        )
-
-    @async_dispatch(anotify)
-    def notify(self, body: str, subject: str | None = None) -> None:  # type: ignore[override]
-        self.send(render_discord(compose_plain(body, subject)))

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import ClassVar
 
-import anyio.to_thread
-import httpx
-from prefect._internal.compatibility.async_dispatch import async_dispatch
-from prefect.blocks.abstract import NotificationBlock
 from pydantic import Field, SecretStr
 
-from build_monitor.notifications.compose import compose_plain
-from build_monitor.notifications.http import encode_json, post_json
+from blocks.chat_webhook import ChatWebhook
 from build_monitor.notifications.render import render_slack
 
 ENV_VAR = "SLACK_WEBHOOK_URL"
 
 
-class SlackWebhook(NotificationBlock):
+class SlackWebhook(ChatWebhook):
     """Posts to a Slack incoming webhook (or anything that speaks its JSON) with httpx.
 
     Unlike Prefect's Apprise-based SlackWebhook it accepts any URL and raises DeliveryError
@@ -29,39 +23,11 @@ class SlackWebhook(NotificationBlock):
     _block_type_slug = "build-monitor-slack-webhook"
     _description = "Slack incoming webhook used by build-monitor; raises when Slack refuses."
 
+    receiver: ClassVar[str] = "Slack"
+    env_var: ClassVar[str] = ENV_VAR
+    render = staticmethod(render_slack)
+
     url: SecretStr = Field(
         title="Webhook URL",
         description="The incoming webhook URL, e.g. https://hooks.slack.com/...",
     )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> SlackWebhook | None:
-        url = environ.get(ENV_VAR, "").strip()
-        return cls(url=SecretStr(url)) if url else None
-
-    def secret_values(self) -> list[str]:
-        return [self.url.get_secret_value()]
-
-    def send(
-        self,
-        payload: Mapping[str, Any],
-        *,
-        timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        post_json(
-            url=self.url.get_secret_value(),
-            body=encode_json(payload),
-            receiver="Slack",
-            timeout=timeout,
-            transport=transport,
-        )
-
-    async def anotify(self, body: str, subject: str | None = None) -> None:
-        await anyio.to_thread.run_sync(
-            lambda: self.send(render_slack(compose_plain(body, subject)))
-        )
-
-    @async_dispatch(anotify)
-    def notify(self, body: str, subject: str | None = None) -> None:  # type: ignore[override]
-        self.send(render_slack(compose_plain(body, subject)))

@@ -21,6 +21,7 @@ from build_monitor.models import (
     ServiceState,
     utcnow,
 )
+from build_monitor.processes import pid_alive
 
 FINAL_STATUSES = (BuildStatus.passed, BuildStatus.failed)
 
@@ -145,7 +146,7 @@ def mark_interrupted_builds(*, session: Session, stale_after: timedelta) -> int:
     now = utcnow()
     marked = 0
     for build in session.exec(select(Build).where(Build.status == BuildStatus.running)).all():
-        owner_dead = build.host == host and build.pid is not None and not _pid_alive(build.pid)
+        owner_dead = build.host == host and build.pid is not None and not pid_alive(build.pid)
         too_old = now - build.started_at > stale_after
         if owner_dead or too_old:
             build.status = BuildStatus.interrupted
@@ -154,18 +155,6 @@ def mark_interrupted_builds(*, session: Session, stale_after: timedelta) -> int:
             session.add(build)
             marked += 1
     return marked
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # ---------------------------------------------------------------- rollbacks
@@ -320,7 +309,7 @@ def orphaned_rollbacks(*, session: Session, service: str) -> Sequence[Rollback]:
         if rollback.host == host
         and rollback.pid is not None
         and rollback.pid != os.getpid()
-        and not _pid_alive(rollback.pid)
+        and not pid_alive(rollback.pid)
     ]
 
 

@@ -169,11 +169,10 @@ def build_image(
     duration = time.monotonic() - started
     log = "\n".join(stream.lines)
     if timed_out:
-        return StepResult(
-            status=BuildStatus.failed,
+        return StepResult.timed_out(
             stage=_stage_reached(log),
-            signature=f"timeout: the build took longer than {service.build_timeout_seconds:g}s",
-            log_excerpt=log_excerpt(log),
+            timeout_seconds=service.build_timeout_seconds,
+            output=log,
             duration_s=duration,
         )
     if stream.exception is not None:
@@ -185,19 +184,10 @@ def build_image(
         raise stream.exception
     if stream.error is None:
         return StepResult.ok(image=tag, duration_s=duration)
-    analysis = analyze_build_output(log)
-    if analysis.infrastructure:
-        return StepResult(
-            status=BuildStatus.error,
-            signature=analysis.infrastructure,
-            log_excerpt=analysis.excerpt,
-            duration_s=duration,
-        )
-    return StepResult(
-        status=BuildStatus.failed,
-        stage=BuildStage(analysis.stage or "build"),
-        signature=analysis.signature or stream.error,
-        log_excerpt=analysis.excerpt,
+    return StepResult.from_failure(
+        analyze_build_output(log),
+        stage=BuildStage.build,
+        fallback_signature=stream.error,
         duration_s=duration,
     )
 

@@ -23,6 +23,7 @@ from build_monitor.config import HealthConfig, ServiceConfig
 from build_monitor.docker_builder import DOCKER_UNREACHABLE, labels_for, run_limits
 from build_monitor.models import BuildStage, BuildStatus
 from build_monitor.outcome import StepResult
+from build_monitor.processes import pid_alive
 from build_monitor.signatures import health_signature, log_excerpt
 
 ROLE_LABEL = "build-monitor.role"
@@ -211,23 +212,13 @@ def remove_orphan_containers(client: docker.DockerClient, *, service: str) -> in
     ):
         owner = container.labels.get(OWNER_LABEL, "")
         owner_host, _, pid = owner.partition(":")
-        if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+        if owner_host == host and pid.isdigit() and not pid_alive(int(pid)):
             try:
                 container.remove(force=True)
                 removed += 1
             except docker.errors.NotFound:
                 pass
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # ------------------------------------------------------------------ local process

@@ -17,7 +17,7 @@ from pathlib import Path
 from build_monitor.config import ServiceConfig
 from build_monitor.models import BuildStage, BuildStatus
 from build_monitor.outcome import StepResult
-from build_monitor.signatures import analyze_build_output, log_excerpt
+from build_monitor.signatures import analyze_build_output
 
 
 @dataclass(frozen=True)
@@ -126,11 +126,10 @@ def build_locally(
             continue
         duration = time.monotonic() - started
         if run.exit_code is None:
-            return StepResult(
-                status=BuildStatus.failed,
+            return StepResult.timed_out(
                 stage=stage,
-                signature=f"timeout: the build took longer than {service.build_timeout_seconds:g}s",
-                log_excerpt=log_excerpt(run.output),
+                timeout_seconds=service.build_timeout_seconds,
+                output=run.output,
                 duration_s=duration,
             )
         analysis = analyze_build_output(
@@ -138,18 +137,10 @@ def build_locally(
             exit_code=run.exit_code,
             assumed_stage="build" if stage is BuildStage.build else "test",
         )
-        if analysis.infrastructure:
-            return StepResult(
-                status=BuildStatus.error,
-                signature=analysis.infrastructure,
-                log_excerpt=analysis.excerpt,
-                duration_s=duration,
-            )
-        return StepResult(
-            status=BuildStatus.failed,
-            stage=BuildStage(analysis.stage or stage.value),
-            signature=analysis.signature or f"`{command}` exited with code {run.exit_code}",
-            log_excerpt=analysis.excerpt,
+        return StepResult.from_failure(
+            analysis,
+            stage=stage,
+            fallback_signature=f"`{command}` exited with code {run.exit_code}",
             duration_s=duration,
         )
     return StepResult.ok(duration_s=time.monotonic() - started)

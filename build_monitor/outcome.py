@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from build_monitor.models import BuildStage, BuildStatus
+from build_monitor.signatures import FailureAnalysis, log_excerpt
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,40 @@ class StepResult:
     @classmethod
     def infrastructure(cls, reason: str, *, log_excerpt: str | None = None) -> StepResult:
         return cls(status=BuildStatus.error, signature=reason, log_excerpt=log_excerpt)
+
+    @classmethod
+    def from_failure(
+        cls,
+        analysis: FailureAnalysis,
+        *,
+        stage: BuildStage,
+        fallback_signature: str,
+        duration_s: float,
+    ) -> StepResult:
+        """A failed build or test: `error` when the output shows the machine's fault."""
+        if analysis.infrastructure:
+            return cls(
+                status=BuildStatus.error,
+                signature=analysis.infrastructure,
+                log_excerpt=analysis.excerpt,
+                duration_s=duration_s,
+            )
+        return cls(
+            status=BuildStatus.failed,
+            stage=BuildStage(analysis.stage or stage.value),
+            signature=analysis.signature or fallback_signature,
+            log_excerpt=analysis.excerpt,
+            duration_s=duration_s,
+        )
+
+    @classmethod
+    def timed_out(
+        cls, *, stage: BuildStage, timeout_seconds: float, output: str, duration_s: float
+    ) -> StepResult:
+        return cls(
+            status=BuildStatus.failed,
+            stage=stage,
+            signature=f"timeout: the build took longer than {timeout_seconds:g}s",
+            log_excerpt=log_excerpt(output),
+            duration_s=duration_s,
+        )

@@ -450,7 +450,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY model ./model
 RUN mkdir src && echo 'fn main() {{}}' > src/main.rs && cargo build --release --offline \\
     && rm -rf src
-COPY . .
+COPY src ./src
 RUN touch src/main.rs && cargo build --release --offline && cargo test --release --offline
 FROM ${{RUST_IMAGE}}
 COPY --from=builder /src/target/release/{binary} /usr/local/bin/{binary}

@@ -224,10 +224,19 @@ def _first_compile_error(lines: Sequence[str]) -> tuple[int, str] | None:
             plain = _RUSTC_ERROR.match(line)
             if plain is None or _NOT_A_COMPILE_ERROR.match(plain.group(1)):
                 continue
-            head = f"error: {plain.group(1).strip()}"
+            head = f"error: {_without_package_path(plain.group(1).strip())}"
         location = _error_location(lines, index)
         return index, f"{head} ({location})" if location else head
     return None
+
+
+_PACKAGE_PATH = re.compile(r"(\bv\d+\.\d+\.\d+\S*) \((?:/|file://)[^)]*\)")
+
+
+def _without_package_path(message: str) -> str:
+    """`for `svc v0.1.0 (/tmp/worktrees/slot-3)`` -> `for `svc v0.1.0``: the checkout path
+    differs between builds of the same commit, the failure does not."""
+    return _PACKAGE_PATH.sub(r"\1", message)
 
 
 def _error_location(lines: Sequence[str], error_index: int) -> str | None:

@@ -3,7 +3,6 @@ recursive Prefect subflow, and report it (database, markdown artifact, notificat
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from build_monitor.bisection import (
     BisectStatus,
     Observation,
     Outcome,
-    signatures_match,
 )
 from build_monitor.bisection.report import CulpritDetails, render_report
 from build_monitor.config import Config, ServiceConfig, load_config
@@ -50,7 +48,6 @@ class BisectContext(BaseModel):
     target_signature: str
     settings: dict[str, Any]
     known: list[dict[str, Any]]
-    speculate: bool = True
 
     def search(self, observations: list[dict[str, Any]]) -> BisectSearch:
         return BisectSearch.replay(
@@ -83,28 +80,6 @@ def _round_name() -> str:
     )
 
 
-def speculative_rerun(ctx: BisectContext, search: BisectSearch, probes: list[str]) -> list[str]:
-    """When the one probe asked for is the parent of a commit that failed once with the target
-    signature, rerun that commit at the same time: if the parent passes, the rerun is the
-    reproduction that confirms the culprit, and a sequential round is saved. Builds of a single
-    crate are mostly single-threaded, so on a machine with a spare core it costs no wall time."""
-    if not ctx.speculate or len(probes) != 1 or (os.cpu_count() or 1) < 2:
-        return []
-    index = ctx.commits.index(probes[0]) if probes[0] in ctx.commits else -1
-    if index < 0 or index + 1 >= len(ctx.commits):
-        return []
-    child = ctx.commits[index + 1]
-    runs = [o for o in search.observations if o.commit == child]
-    fresh_target_failures = [
-        o
-        for o in runs
-        if o.outcome is Outcome.FAILED and signatures_match(ctx.target_signature, o.signature)
-    ]
-    if len(fresh_target_failures) == 1 and len(runs) == 1:
-        return [child]
-    return []
-
-
 def _observation_fields(observation: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in observation.items() if k != "log_excerpt"}
 
@@ -120,7 +95,6 @@ def bisect_round(
     if search.done:
         return observations
     commits = search.next_probes()
-    commits += speculative_rerun(ctx, search, commits)
     config = load_config(Path(ctx.config_path) if ctx.config_path else None)
     service = config.service(ctx.service)
     mirror = Path(ctx.mirror)
@@ -279,7 +253,6 @@ def bisect(
             target_signature=plan.target_signature,
             settings=settings.to_dict(),
             known=[o.to_dict() for o in plan.known],
-            speculate=service_config.bisect.speculate,
         )
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             observations = bisect_round(context.model_dump(), [], 1)

@@ -19,8 +19,6 @@ class BisectConfig(BaseModel):
     flake_prior: float = Field(default=0.01, ge=0, lt=1)
     max_builds: int | None = Field(default=None, ge=2)
     error_retries: int = Field(default=1, ge=0, le=5)
-    # Rerun a suspect's failure alongside its parent's probe (uses a spare core; saves a round).
-    speculate: bool = True
     # Follow the first-parent chain (as deploys do); false descends into merged branches.
     first_parent: bool = True
 

@@ -316,3 +316,35 @@ def test_emergency_rollback_of_a_cached_image_takes_seconds(
         f"\nemergency rollback (CLI, cached image): {elapsed:.2f}s; flow: {outcome['duration_s']}s"
     )
     assert elapsed < 30
+
+
+def test_strategy_both_redeploys_and_pushes_a_tested_revert(
+    service: DockerService, docker_client: docker.DockerClient, no_live: None
+) -> None:
+    code, first = service.cli("deploy", service.name, "--commit", service.good[0])
+    assert (code, first["status"]) == (0, "succeeded"), first
+    code, outcome = service.cli(
+        "rollback",
+        service.name,
+        service.good[1],
+        "health broke",
+        "--culprit",
+        service.broken,
+        "--strategy",
+        "both",
+    )
+    assert (code, outcome["status"]) == (0, "succeeded"), (outcome["error"], outcome["steps"])
+    assert outcome["strategy"] == "both"
+    branch = f"build-monitor/revert-{service.broken[:12]}"
+    assert outcome["pushed_ref"] == branch
+    assert live(docker_client, service.name).labels[COMMIT_LABEL] == service.good[1]
+    assert live_revision(service.port) == 2
+    pushed = subprocess.run(
+        ["git", "rev-parse", f"refs/heads/{branch}"],
+        cwd=service.repo.path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert pushed == outcome["revert_commit"]
+    subprocess.run(["git", "branch", "-D", branch], cwd=service.repo.path, check=True)

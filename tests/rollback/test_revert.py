@@ -152,3 +152,33 @@ def test_a_revert_to_a_commit_restores_its_tree_on_the_branch(
     assert git(remote, "rev-parse", f"{head}^{{tree}}") == git(
         remote, "rev-parse", f"{repo.good}^{{tree}}"
     )
+
+
+def test_a_revert_that_fails_its_build_is_not_pushed(prefect_api_url: str, tmp_path: Path) -> None:
+    """The culprit's revert applies cleanly, but a later commit broke the build another way:
+    the tested revert fails, so nothing is pushed."""
+    repo = create_sample_service(
+        tmp_path / "repo", scenario="test_failure", good_commits=2, commits_after_break=0
+    )
+    assert repo.culprit is not None and repo.good is not None
+    add_commit(repo.path, "Add a build script", {"build.rs": 'fn main() { panic!("boom") }\n'})
+    remote = bare_remote(repo, tmp_path)
+    before = remote_branches(remote)
+    name = f"rv-{uuid.uuid4().hex[:8]}"
+    config = rollback_config(
+        tmp_path, remote, name=name, builder="local", rollback={"strategy": "revert"}
+    )
+    code, outcome = run_cli(
+        "rollback",
+        name,
+        repo.good,
+        "tests fail",
+        "--culprit",
+        repo.culprit,
+        "--config",
+        str(config),
+    )
+    assert (code, outcome["status"]) == (1, "failed"), outcome
+    assert outcome["pushed_ref"] is None
+    assert "build_revert" in [s["name"] for s in outcome["steps"]]
+    assert remote_branches(remote) == before
