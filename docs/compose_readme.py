@@ -1,6 +1,6 @@
 """Compose README.md from its chapters (run after editing any of them):
 
-    .venv/bin/python docs/compose_readme.py
+.venv/bin/python docs/compose_readme.py
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ def main() -> None:
         demote((DOCS / "notifications.md").read_text(), 2),
         demote((DOCS / "api.md").read_text(), 2),
         demote((DOCS / "rollback.md").read_text(), 2),
-        (DOCS / "README.tail.md").read_text().replace(
-            "BENCHMARK_FIGURES", (DOCS / "benchmark-figures.md").read_text().strip()
-        ),
+        (DOCS / "README.tail.md")
+        .read_text()
+        .replace("BENCHMARK_FIGURES", (DOCS / "benchmark-figures.md").read_text().strip()),
     ]
     (ROOT / "README.md").write_text("\n".join(parts))
 

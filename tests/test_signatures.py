@@ -358,11 +358,11 @@ def test_normalize_signature_is_idempotent(signature: str) -> None:
 
 def test_checkout_paths_do_not_leak_into_signatures() -> None:
     """Two builds of one commit in different worktree slots must get the same signature."""
+    checkouts = [f"/cache/worktrees/svc/slot-{slot}" for slot in (0, 7)]
     outputs = [
-        "   Compiling svc v0.1.0 (/cache/worktrees/svc/slot-%d)\n"
-        "error: failed to run custom build command for `svc v0.1.0 (/cache/worktrees/svc/slot-%d)`\n"
-        % (slot, slot)
-        for slot in (0, 7)
+        f"   Compiling svc v0.1.0 ({path})\n"
+        f"error: failed to run custom build command for `svc v0.1.0 ({path})`\n"
+        for path in checkouts
     ]
     first, second = (analyze_build_output(text, exit_code=101) for text in outputs)
     assert first.signature == second.signature
