@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -104,7 +106,7 @@ def demo(
         typer.echo(f"See the runs in the Prefect UI: {document['prefect_ui']}")
         if document["flow_run_url"]:
             typer.echo(f"This run: {document['flow_run_url']}")
-        typer.echo(f"Try: build-monitor history {DEMO_SERVICE} --config {config_path}")
+        typer.echo(f"Try: {_this_command()} history {DEMO_SERVICE} --config {config_path}")
     detected = head is not None and head["status"] == "failed"
     rolled_back = bool(
         result.get("bisection")
@@ -120,6 +122,15 @@ def describe_rollback(rollback: dict[str, Any]) -> str:
         f"to {str(rollback.get('to'))[:10]}; verification {verification.get('status')}"
         + (f": {verification.get('detail')}" if verification.get("detail") else "")
     )
+
+
+def _this_command() -> str:
+    """How the user can run build-monitor again (the venv's path when it is not on PATH)."""
+    invoked = Path(sys.argv[0])
+    on_path = shutil.which("build-monitor")
+    if on_path and invoked.name == "build-monitor" and Path(on_path).resolve() == invoked.resolve():
+        return "build-monitor"
+    return str(invoked) if invoked.name == "build-monitor" else "build-monitor"
 
 
 def _without_report(bisection: Any) -> Any:
