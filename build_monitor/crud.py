@@ -129,16 +129,6 @@ def built_commits(*, session: Session, service: str, commits: Sequence[str]) -> 
     return found
 
 
-def last_passing_build(*, session: Session, service: str) -> Build | None:
-    statement = (
-        select(Build)
-        .where(Build.service == service, Build.status == BuildStatus.passed)
-        .order_by(col(Build.started_at).desc(), col(Build.id).desc())
-        .limit(1)
-    )
-    return session.exec(statement).first()
-
-
 def mark_interrupted_builds(*, session: Session, stale_after: timedelta) -> int:
     """Builds left `running` by a process that died (same host, pid gone) or that ran far past
     any timeout become `interrupted`. Returns how many were marked."""

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -115,11 +116,23 @@ def start_local_server(progress: Callable[[str], None] = lambda _: None) -> str:
     raise InfrastructureError(f"the local Prefect server did not start; see {home / 'server.log'}")
 
 
-def resolve_api_url(progress: Callable[[str], None] = lambda _: None) -> str:
-    configured = configured_api_url()
+@dataclass(frozen=True)
+class PrefectApiChoice:
+    url: str
+    # True when this call started the local server (whoever started it stops it).
+    started_here: bool = False
+
+
+def choose_prefect_api(progress: Callable[[str], None] = lambda _: None) -> PrefectApiChoice:
+    """$PREFECT_API_URL, else build-monitor's local server, started if it is not running."""
+    configured = configured_api_url() or local_server_url()
     if configured:
-        return configured
-    return local_server_url() or start_local_server(progress)
+        return PrefectApiChoice(configured)
+    return PrefectApiChoice(start_local_server(progress), started_here=True)
+
+
+def resolve_api_url(progress: Callable[[str], None] = lambda _: None) -> str:
+    return choose_prefect_api(progress).url
 
 
 def ui_url(api_url: str) -> str:

@@ -9,14 +9,12 @@ import os
 import signal
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from build_monitor.config import Config
 from build_monitor.prefect_runtime import (
-    configured_api_url,
-    local_server_url,
-    start_local_server,
+    PrefectApiChoice,
+    choose_prefect_api,
     stop_local_server,
     ui_url,
 )
@@ -25,23 +23,6 @@ if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class PrefectApiChoice:
-    url: str
-    started_here: bool = False
-    notes: list[str] = field(default_factory=list)
-
-
-def choose_prefect_api(log: Log) -> PrefectApiChoice:
-    configured = configured_api_url()
-    if configured:
-        return PrefectApiChoice(configured, notes=["PREFECT_API_URL"])
-    running = local_server_url()
-    if running:
-        return PrefectApiChoice(running, notes=["local server already running"])
-    return PrefectApiChoice(start_local_server(log), started_here=True)
 
 
 async def serve_until_stopped(

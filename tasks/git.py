@@ -8,7 +8,7 @@ from prefect import task
 
 from blocks.git import GitCredentials
 from build_monitor.config import ServiceConfig
-from build_monitor.gitrepo import CommitInfo, commit_info, list_commits, sync_repository
+from build_monitor.gitrepo import CommitInfo, commit_info, sync_repository
 from tasks.retry import is_infrastructure_failure
 
 
@@ -34,10 +34,3 @@ def fetch_repository(
 @task(timeout_seconds=60)
 def resolve_commit_info(mirror: Path, ref: str) -> CommitInfo:
     return commit_info(mirror, ref)
-
-
-@task(timeout_seconds=120)
-def list_commit_range(
-    mirror: Path, since: str | None, until: str, first_parent: bool = True
-) -> list[CommitInfo]:
-    return list_commits(mirror, since=since, until=until, first_parent=first_parent)

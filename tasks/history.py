@@ -14,22 +14,12 @@ from build_monitor.db import session_scope
 from build_monitor.gitrepo import CommitInfo
 from build_monitor.models import Build, BuildCreate, BuildStatus, ServiceState
 from build_monitor.outcome import StepResult
-
-
-def _retry_on_locked(task: object, task_run: object, state: object) -> bool:
-    try:
-        state.result()  # type: ignore[attr-defined]
-    except OperationalError:
-        return True
-    except Exception:
-        return False
-    return False
-
+from tasks.retry import retry_when_raised
 
 _DB_TASK = {
     "retries": 3,
     "retry_delay_seconds": [1, 2, 5],
-    "retry_condition_fn": _retry_on_locked,
+    "retry_condition_fn": retry_when_raised(OperationalError),
     "timeout_seconds": 60,
     "cache_policy": NO_CACHE,
 }
