@@ -27,6 +27,8 @@ class Run:
     blamed: str | None
     builds: int
     seconds: float
+    # build-monitor only: seconds of each probe it ran (cached evidence excluded)
+    probe_seconds: tuple[float, ...] = ()
 
 
 def cli() -> str:
@@ -110,7 +112,12 @@ def build_monitor_bisect(
     if not completed.stdout.strip():
         sys.exit(f"build-monitor bisect failed:\n{completed.stderr[-3000:]}")
     report = json.loads(completed.stdout)
-    return Run("build-monitor bisect", report["culprit"], int(report["builds"]), seconds)
+    probe_seconds = tuple(
+        float(probe["duration_s"]) for probe in report["probes"] if not probe.get("cached")
+    )
+    return Run(
+        "build-monitor bisect", report["culprit"], int(report["builds"]), seconds, probe_seconds
+    )
 
 
 def record_failing_head(config: Path, *, bad: str, name: str = "bench") -> None:

@@ -62,7 +62,8 @@ def main() -> None:
             rows.append((size, repo.culprit, git, ours))
             print(
                 f"size {size}: git {git.builds} builds {git.seconds:.1f}s, "
-                f"build-monitor {ours.builds} builds {ours.seconds:.1f}s",
+                f"build-monitor {ours.builds} builds {ours.seconds:.1f}s "
+                f"(probes {', '.join(f'{p:.1f}s' for p in ours.probe_seconds)})",
                 flush=True,
             )
     print()

@@ -31,9 +31,10 @@ import docker.errors
 
 from build_monitor.config import ServiceConfig
 from build_monitor.docker_builder import SERVICE_LABEL, build_image
-from build_monitor.gitrepo import checkout_worktree, sync_repository
+from build_monitor.gitrepo import sync_repository
 from build_monitor.rust_image import ensure_rust_image
 from build_monitor.sample_service import create_sample_service
+from build_monitor.worktrees import build_worktree
 
 
 def main() -> None:
@@ -76,7 +77,7 @@ def measure(
         try:
             for index, commit in enumerate(repo.commits[1:]):
                 kind = "cold" if index == 0 else "warm"
-                with checkout_worktree(mirror, commit) as worktree:
+                with build_worktree(mirror, commit) as worktree:
                     started = time.monotonic()
                     result = build_image(
                         client,

@@ -1,7 +1,6 @@
 """Git operations on a service repository (GitPython; nothing reaches a shell).
 
-A bare mirror per service lives in the cache dir. Each build checks its commit out into a
-worktree of its own, so two builds never share a working tree.
+A bare mirror per service lives in the cache dir; `worktrees` checks commits out of it.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from pathlib import Path
 import git
 
 from build_monitor.errors import GitError, InfrastructureError
-from build_monitor.validation import FULL_SHA_PATTERN, validate_branch, validate_ref
+from build_monitor.validation import validate_branch, validate_ref
 
 _FIELD_SEP = "\x1f"
 _RECORD_SEP = "\x1e"
@@ -51,7 +50,7 @@ def mirror_path(cache_dir: Path, service: str) -> Path:
 
 
 @contextmanager
-def _repo_lock(path: Path) -> Iterator[None]:
+def repo_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -71,7 +70,7 @@ def _git(repo: git.Repo, auth: GitAuth | None = None) -> git.Git:
     return runner
 
 
-def _describe(exc: git.GitCommandError) -> str:
+def describe_git_error(exc: git.GitCommandError) -> str:
     stderr = (exc.stderr or "").strip().replace("stderr: ", "").strip("'\n ")
     return stderr.splitlines()[-1] if stderr else str(exc)
 
@@ -84,7 +83,7 @@ def sync_repository(
     if repo_url.startswith("-"):
         raise GitError(f"invalid repository URL {repo_url!r}")
     path = mirror_path(cache_dir, service)
-    with _repo_lock(path):
+    with repo_lock(path):
         try:
             if not (path / "HEAD").exists():
                 if path.exists():
@@ -97,7 +96,7 @@ def sync_repository(
                 "--prune", "--force", "--", repo_url, "+refs/heads/*:refs/heads/*"
             )
         except git.GitCommandError as exc:
-            raise GitError(f"cannot fetch {repo_url}: {_describe(exc)}") from None
+            raise GitError(f"cannot fetch {repo_url}: {describe_git_error(exc)}") from None
         except OSError as exc:
             raise InfrastructureError(f"cannot write the git cache at {path}: {exc}") from None
         if not _ref_exists(repo, f"refs/heads/{branch}"):
@@ -196,54 +195,6 @@ def is_ancestor(repo_path: Path, ancestor: str, descendant: str) -> bool:
 
 def is_on_branch(repo_path: Path, commit: str, branch: str) -> bool:
     return is_ancestor(repo_path, resolve_commit(repo_path, commit), f"refs/heads/{branch}")
-
-
-_MAX_SLOTS = 64
-
-
-@contextmanager
-def _free_slot(parent: Path) -> Iterator[Path]:
-    """A worktree path under `parent` that no other build holds. Paths are stable (slot-0,
-    slot-1, ...) so cargo's fingerprints, which include the source path, stay valid."""
-    parent.mkdir(parents=True, exist_ok=True)
-    for index in range(_MAX_SLOTS):
-        handle = open(parent / f"slot-{index}.lock", "w")  # noqa: SIM115
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        try:
-            yield parent / f"slot-{index}"
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
-        return
-    raise InfrastructureError(f"more than {_MAX_SLOTS} concurrent builds in {parent}")
-
-
-@contextmanager
-def checkout_worktree(repo_path: Path, sha: str, *, root: Path | None = None) -> Iterator[Path]:
-    """A fresh detached worktree of `sha` that no other build shares; cleaned afterwards."""
-    if not FULL_SHA_PATTERN.fullmatch(sha):
-        raise GitError(f"expected a full commit sha, got {sha!r}")
-    repo = open_repo(repo_path)
-    parent = (root or repo_path.parent.parent / "worktrees") / repo_path.stem
-    with _free_slot(parent) as path:
-        shutil.rmtree(path, ignore_errors=True)
-        try:
-            with _repo_lock(repo_path):
-                repo.git.worktree("prune")
-                repo.git.worktree("add", "--detach", "--force", str(path), sha)
-        except git.GitCommandError as exc:
-            shutil.rmtree(path, ignore_errors=True)
-            raise GitError(f"cannot check out {sha[:12]}: {_describe(exc)}") from None
-        try:
-            yield path
-        finally:
-            shutil.rmtree(path, ignore_errors=True)
-            with _repo_lock(repo_path):
-                repo.git.worktree("prune")
 
 
 def diffstat(repo_path: Path, sha: str) -> str:

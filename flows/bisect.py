@@ -98,8 +98,10 @@ def bisect_round(
     config = load_config(Path(ctx.config_path) if ctx.config_path else None)
     service = config.service(ctx.service)
     mirror = Path(ctx.mirror)
+    keep = search.likely_reruns()
     futures = [
-        probe_commit.submit(config, service, mirror, commit, ctx.bisection_id) for commit in commits
+        probe_commit.submit(config, service, mirror, commit, ctx.bisection_id, keep)
+        for commit in commits
     ]
     results = [future.result() for future in futures]
     get_run_logger().info(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import cast
 
@@ -13,11 +14,12 @@ from prefect_docker import DockerHost
 from blocks.git import GitCredentials
 from build_monitor.config import Config, ServiceConfig, load_config
 from build_monitor.errors import InfrastructureError
-from build_monitor.gitrepo import CommitInfo, checkout_worktree
+from build_monitor.gitrepo import CommitInfo
 from build_monitor.local_builder import shared_target_dir
 from build_monitor.models import BuildStatus
 from build_monitor.outcome import StepResult
 from build_monitor.reports import BuildReport
+from build_monitor.worktrees import build_worktree
 from tasks.docker import build_image, check_image_health, prune_service_images
 from tasks.git import fetch_repository, resolve_commit_info
 from tasks.history import record_build_result, record_build_start
@@ -44,11 +46,19 @@ def _result_of(state: State, attempts: int) -> StepResult:
         return StepResult(status=BuildStatus.error, signature=str(exc), attempts=attempts)
 
 
-def probe(config: Config, service: ServiceConfig, mirror: Path, commit: str) -> StepResult:
-    """Build, test and health-check `commit` in a worktree of its own (inside a flow)."""
+def probe(
+    config: Config,
+    service: ServiceConfig,
+    mirror: Path,
+    commit: str,
+    keep_checked_out: Collection[str] = (),
+) -> StepResult:
+    """Build, test and health-check `commit` in a worktree slot of its own (inside a flow);
+    slots holding `keep_checked_out` commits are reused last."""
     attempts = service.retries + 1
     timeout = service.build_timeout_seconds + 120
-    with checkout_worktree(mirror, commit, root=config.cache_dir / "worktrees") as worktree:
+    root = config.cache_dir / "worktrees"
+    with build_worktree(mirror, commit, root=root, keep=keep_checked_out) as worktree:
         if service.builder == "docker":
             docker_host = load_docker_host(config)
             state = build_image.with_options(retries=service.retries, timeout_seconds=timeout)(
@@ -97,12 +107,13 @@ def check_and_record(
     *,
     trigger: str,
     update_state: bool = True,
+    keep_checked_out: Collection[str] = (),
 ) -> BuildReport:
     """Record a build as running, probe it, record the result (also when interrupted)."""
     build_id = record_build_start(config, service, info, trigger, _current_flow_run_id())
     result = StepResult(status=BuildStatus.interrupted, signature="interrupted")
     try:
-        result = probe(config, service, mirror, info.sha)
+        result = probe(config, service, mirror, info.sha, keep_checked_out)
     finally:
         build = record_build_result(config, build_id, result, update_state)
     if service.builder == "docker":

@@ -31,12 +31,24 @@ def observation_of(report: BuildReport) -> Observation:
 
 @task(name="probe-commit", task_run_name="probe {commit:.10}", cache_policy=NO_CACHE)
 def probe_commit(
-    config: Config, service: ServiceConfig, mirror: Path, commit: str, bisection_id: int
+    config: Config,
+    service: ServiceConfig,
+    mirror: Path,
+    commit: str,
+    bisection_id: int,
+    keep_checked_out: list[str] | None = None,
 ) -> dict[str, object]:
-    """Build, test and health-check `commit` for a bisection; a fresh build, never a cached one
-    (the bisection itself reuses recorded builds as free evidence before it asks for a probe)."""
+    """Build, test and health-check `commit` for a bisection; a real run, never a recorded
+    result (the bisection reuses recorded builds as free evidence before it asks for a probe).
+    Worktree slots holding `keep_checked_out` commits are left for their expected reruns."""
     report = check_and_record(
-        config, service, mirror, commit_info(mirror, commit), trigger="bisect", update_state=False
+        config,
+        service,
+        mirror,
+        commit_info(mirror, commit),
+        trigger="bisect",
+        update_state=False,
+        keep_checked_out=keep_checked_out or (),
     )
     observation = observation_of(report)
     with session_scope(config.database_url) as session:

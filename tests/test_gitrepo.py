@@ -1,8 +1,7 @@
-"""Git operations on real repositories: mirror, ranges, isolated worktrees, hostile refs."""
+"""Git operations on real repositories: mirror, ranges, hostile refs."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ from hypothesis import strategies as st
 
 from build_monitor.errors import GitError, InvalidInputError
 from build_monitor.gitrepo import (
-    checkout_worktree,
     commit_info,
     is_on_branch,
     list_commits,
@@ -47,25 +45,6 @@ def test_fetch_sees_new_commits(sample_repo: SampleRepoFactory, tmp_path: Path) 
     sync_repository(repo_url=str(repo.path), branch="main", cache_dir=cache, service="s")
     assert resolve_commit(mirror, "main") == new
     assert is_on_branch(mirror, repo.commits[0], "main")
-
-
-def test_worktrees_are_isolated_and_removed(sample_repo: SampleRepoFactory, tmp_path: Path) -> None:
-    repo = sample_repo("compile_error", good_commits=2)
-    mirror = sync_repository(
-        repo_url=str(repo.path), branch="main", cache_dir=tmp_path / "c", service="svc"
-    )
-    with (
-        checkout_worktree(mirror, repo.commits[0]) as first,
-        checkout_worktree(mirror, repo.commits[-1]) as second,
-    ):
-        assert first != second
-        (first / "scratch.txt").write_text("only here")
-        assert not (second / "scratch.txt").exists()
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=second, capture_output=True, text=True, check=True
-        )
-        assert head.stdout.strip() == repo.commits[-1]
-    assert not first.exists() and not second.exists()
 
 
 def test_unknown_branch_and_repo_are_clear_errors(

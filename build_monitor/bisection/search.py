@@ -183,6 +183,15 @@ class BisectSearch:
         Calling it again without recording returns the same commits."""
         return [self._commits[position] for position in self._decide().probes]
 
+    def likely_reruns(self) -> list[str]:
+        """Commits the search expects to build again: the earliest one that failed with the
+        target signature, whose failure must reproduce before it can be confirmed as the
+        culprit (a builder can keep its checkout warm for that rerun)."""
+        for position in range(1, len(self._commits)):
+            if self._tallies[position].target_failures:
+                return [self._commits[position]]
+        return []
+
     def record(self, observation: Observation) -> None:
         """Add one probe result (any commit of the range, requested or not)."""
         self._tally(observation)

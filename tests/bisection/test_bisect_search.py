@@ -196,3 +196,14 @@ def test_result_before_the_end_is_a_progress_report(commits: tuple[str, ...]) ->
     assert not search.done
     assert result.status is BisectStatus.INCONCLUSIVE
     assert result.reason.startswith("search still running")
+
+
+def test_likely_rerun_is_the_earliest_target_failure(commits: tuple[str, ...]) -> None:
+    search = search_for(commits)
+    assert search.likely_reruns() == [commits[-1]]
+    search.record(failed(commits[20]))
+    search.record(failed(commits[9], "other"))
+    search.record(passed(commits[5]))
+    assert search.likely_reruns() == [commits[20]]
+    search.record(failed(commits[12]))
+    assert search.likely_reruns() == [commits[12]]
