@@ -10,8 +10,12 @@ functions so a compile takes seconds:
               dependencies in their own layer (the usual Rust Dockerfile pattern): the layer
               cache turns a probe into an incremental build of the service crate alone;
   in-crate    the code is part of the service crate itself: every commit recompiles it, and
-              the layer cache only saves the steps before `COPY . .`.
-Prints each time and the cold/warm ratio of each layout.
+              the layer cache only saves the steps before `COPY . .`;
+  dependency-buildkit  the dependency layout built with BuildKit (`buildkit = true`);
+  cache-mount-buildkit the code in the service crate, built with BuildKit by a Dockerfile whose
+              `RUN --mount=type=cache` keeps target/ and the cargo registry between builds.
+Prints each time and the cold/warm ratio of each layout (cold: no layer cache, and for BuildKit
+fresh cache mounts).
 """
 
 from __future__ import annotations
@@ -47,11 +51,14 @@ def main() -> None:
     client = docker.from_env()
     rust_image = ensure_rust_image(client, progress=print)
     ratios = {}
-    for layout in ("dependency", "in-crate"):
+    for layout in LAYOUTS:
         ratios[layout] = measure(client, rust_image, layout, args.functions, args.commits)
     print()
     for layout, (cold, warm) in ratios.items():
-        print(f"{layout:<11} cold {cold:6.1f}s  warm {warm:6.1f}s  cold/warm {cold / warm:5.2f}x")
+        print(f"{layout:<21} cold {cold:6.1f}s  warm {warm:6.1f}s  cold/warm {cold / warm:5.2f}x")
+
+
+LAYOUTS = ("dependency", "in-crate", "dependency-buildkit", "cache-mount-buildkit")
 
 
 def measure(
@@ -59,8 +66,13 @@ def measure(
 ) -> tuple[float, float]:
     name = f"bench-cache-{uuid.uuid4().hex[:6]}"
     service = ServiceConfig(
-        name=name, repo="/unused", build_args={"RUST_IMAGE": rust_image}, build_timeout_seconds=900
+        name=name,
+        repo="/unused",
+        build_args={"RUST_IMAGE": rust_image},
+        build_timeout_seconds=900,
+        buildkit=layout.endswith("buildkit"),
     )
+    in_dependency = layout.startswith("dependency")
     timings: list[tuple[str, str, float]] = []
     with tempfile.TemporaryDirectory(prefix="bm-docker-cache-") as scratch:
         root = Path(scratch)
@@ -68,8 +80,9 @@ def measure(
             root / "repo",
             scenario="good",
             good_commits=commits + 1,
-            ballast_functions=functions if layout == "in-crate" else 0,
-            dependency_functions=functions if layout == "dependency" else 0,
+            ballast_functions=0 if in_dependency else functions,
+            dependency_functions=functions if in_dependency else 0,
+            cache_mounts=layout == "cache-mount-buildkit",
         )
         mirror = sync_repository(
             repo_url=str(repo.path), branch=repo.branch, cache_dir=root / "cache", service=name

@@ -85,6 +85,9 @@ class ServiceConfig(_Strict):
     builder: Literal["docker", "local"] = "docker"
     dockerfile: str = "Dockerfile"
     build_args: dict[str, str] = Field(default_factory=dict)
+    # Docker builder: build with the engine's BuildKit, so `RUN --mount=type=cache` keeps the
+    # cargo registry and target/ warm across builds. BuildKit ignores memory_limit and cpus.
+    buildkit: bool = False
     build_timeout_seconds: float = Field(default=1800, gt=0)
     retries: int = Field(default=1, ge=0, le=10)
     poll_interval_seconds: float = Field(default=60, ge=5)
@@ -111,6 +114,8 @@ class ServiceConfig(_Strict):
         decisive = self.model_dump(
             include={"builder", "dockerfile", "build_args", "local", "health", "memory_limit"}
         )
+        if self.buildkit:  # only when set, so the keys of existing histories stay the same
+            decisive["buildkit"] = True
         digest = hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
         return digest[:16]
 

@@ -84,6 +84,8 @@ class ServiceState:
     # The same, as a path dependency crate `model/` that no commit changes, with a Dockerfile
     # that builds dependencies in their own layer: what Docker's layer cache can reuse.
     dependency_functions: int = 0
+    # A BuildKit Dockerfile whose build keeps target/ and the cargo registry in cache mounts.
+    cache_mounts: bool = False
 
 
 def create_sample_service(
@@ -97,6 +99,7 @@ def create_sample_service(
     untestable_span: int = 2,
     ballast_functions: int = 0,
     dependency_functions: int = 0,
+    cache_mounts: bool = False,
 ) -> SampleRepo:
     """Create a git repository at `path` (which must not exist or be empty) for `scenario`.
 
@@ -123,6 +126,7 @@ def create_sample_service(
                 flake_per_million=flake,
                 ballast_functions=ballast_functions,
                 dependency_functions=dependency_functions,
+                cache_mounts=cache_mounts,
             )
         )
         states.append((message, replace(base, revision=revision, **changes)))  # type: ignore[arg-type]
@@ -221,7 +225,9 @@ def service_files(name: str, state: ServiceState) -> dict[str, str]:
         "Cargo.lock": _CARGO_LOCK.format(name=name),
         ".gitignore": "/target\n",
         ".dockerignore": "target\n.git\n",
-        "Dockerfile": _DOCKERFILE.format(binary=name),
+        "Dockerfile": (_CACHE_MOUNT_DOCKERFILE if state.cache_mounts else _DOCKERFILE).format(
+            binary=name
+        ),
         "README.md": _README.format(name=name),
         "src/main.rs": render_main_rs(state),
         "src/revision.rs": f"pub const REVISION: u32 = {state.revision};\n",
@@ -437,6 +443,22 @@ COPY . .
 RUN cargo build --release --offline && cargo test --release --offline
 FROM ${{RUST_IMAGE}}
 COPY --from=builder /src/target/release/{binary} /usr/local/bin/{binary}
+ENV PORT=8000
+EXPOSE 8000
+CMD ["/usr/local/bin/{binary}"]
+"""
+
+_CACHE_MOUNT_DOCKERFILE = """\
+ARG RUST_IMAGE=rust:1.82
+FROM ${{RUST_IMAGE}} AS builder
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,id={binary}-target,target=/src/target \\
+    --mount=type=cache,id=cargo-registry,target=/usr/local/cargo/registry \\
+    cargo build --release --offline && cargo test --release --offline \\
+    && cp target/release/{binary} /usr/local/bin/{binary}
+FROM ${{RUST_IMAGE}}
+COPY --from=builder /usr/local/bin/{binary} /usr/local/bin/{binary}
 ENV PORT=8000
 EXPOSE 8000
 CMD ["/usr/local/bin/{binary}"]

@@ -65,6 +65,25 @@ def test_bisect_names_the_culprit(
     assert {"commit", "outcome", "signature", "duration_s"} <= set(probes[0])
 
 
+@pytest.mark.docker
+def test_docker_probes_with_buildkit_cache_mounts_name_the_culprit(
+    prefect_api_url: str, rust_image: str, sample_repo: SampleRepoFactory, tmp_path: Path
+) -> None:
+    repo = sample_repo("test_failure", good_commits=6, commits_after_break=2, cache_mounts=True)
+    config = write_config(
+        tmp_path,
+        service_table(repo, builder="docker", rust_image=rust_image, buildkit=True, health=False),
+    )
+    exit_code, report = bisect_cli(config, "--good", repo.commits[0])
+    assert exit_code == 0, report
+    assert (report["status"], report["culprit"]) == ("confirmed", repo.culprit)
+    assert report["signature"] == repo.expected_signature
+    probes = report["probes"]
+    assert isinstance(probes, list)
+    culprit_runs = [p for p in probes if p["commit"] == repo.culprit and not p.get("cached")]
+    assert len(culprit_runs) >= 1 and all(p["outcome"] == "failed" for p in culprit_runs)
+
+
 def test_untestable_window_is_skipped_where_git_bisect_blames_it(
     prefect_api_url: str, sample_repo: SampleRepoFactory, tmp_path: Path
 ) -> None:

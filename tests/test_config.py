@@ -188,3 +188,21 @@ def test_unknown_service_lists_the_known_ones(tmp_path: Path) -> None:
 )
 def test_parse_memory(text: str, expected: int | None) -> None:
     assert parse_memory(text) == expected
+
+
+def test_build_config_key_tracks_decisive_settings_only() -> None:
+    from build_monitor.config import ServiceConfig
+
+    base = ServiceConfig(name="svc", repo="/r")
+    assert base.build_config_key == ServiceConfig(name="svc", repo="/r", retries=5).build_config_key
+    # The key this configuration had before `buildkit` existed: recorded histories stay valid.
+    assert base.build_config_key == "1e5c1aa96695a482"
+    assert ServiceConfig(name="svc", repo="/r", buildkit=False).build_config_key == (
+        base.build_config_key
+    )
+    assert ServiceConfig(name="svc", repo="/r", buildkit=True).build_config_key != (
+        base.build_config_key
+    )
+    assert ServiceConfig(name="svc", repo="/r", dockerfile="D2").build_config_key != (
+        base.build_config_key
+    )

@@ -1,4 +1,4 @@
-"""The docker builder against a real engine: timeouts, OOM, labels and pruning."""
+"""The docker builder against a real engine: timeouts, OOM, labels, pruning, BuildKit."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ import pytest
 
 from build_monitor.config import ServiceConfig
 from build_monitor.docker_builder import SERVICE_LABEL, build_image, image_tag, prune_images
+from build_monitor.gitrepo import sync_repository
+from build_monitor.worktrees import build_worktree
+from tests.repo_fixtures import SampleRepoFactory
 
 pytestmark = pytest.mark.docker
 
@@ -98,3 +101,71 @@ def test_images_are_labelled_and_pruned_past_keep_images(
         image_tag(service_name, commits[2]),
         image_tag(service_name, commits[3]),
     }
+
+
+def _host_processes_running(needle: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if needle in text:
+                found.append(text)
+    return found
+
+
+class TestBuildKit:
+    def test_cache_mounted_target_dir_never_gives_a_stale_result(
+        self,
+        docker_client: docker.DockerClient,
+        rust_image: str,
+        sample_repo: SampleRepoFactory,
+        tmp_path: Path,
+        service_name: str,
+    ) -> None:
+        """The hazard: one cache-mounted target/ serves several worktree slots, and the culprit
+        is rerun from a slot checked out before other commits were built into that target."""
+        repo = sample_repo("test_failure", good_commits=3, cache_mounts=True)
+        mirror = sync_repository(
+            repo_url=str(repo.path), branch="main", cache_dir=tmp_path / "c", service="svc"
+        )
+        service = ServiceConfig(
+            name=service_name, repo="/r", buildkit=True, build_args={"RUST_IMAGE": rust_image}
+        )
+        culprit = repo.culprit or ""
+        parent = repo.commits[repo.commits.index(culprit) - 1]
+        root = tmp_path / "w"
+
+        def build(commit: str) -> tuple[str, str | None, str]:
+            with build_worktree(mirror, commit, root=root, keep=[culprit]) as worktree:
+                result = build_image(
+                    docker_client, service=service, context=worktree, commit=commit
+                )
+            return (result.status, result.signature, worktree.name)
+
+        first = build(culprit)
+        assert first[:2] == ("failed", repo.expected_signature)
+        assert build(parent)[:2] == ("passed", None)
+        assert build(repo.commits[0])[:2] == ("passed", None)
+        again = build(culprit)
+        assert again == first  # same slot, same failure: not the binary built in between
+        assert build(parent)[:2] == ("passed", None)
+        image = docker_client.images.get(image_tag(service_name, parent))
+        assert image.labels[SERVICE_LABEL] == service_name
+
+    def test_a_timed_out_buildkit_build_is_cancelled(
+        self, docker_client: docker.DockerClient, rust_image: str, tmp_path: Path, service_name: str
+    ) -> None:
+        marker = f"sleep 97.{uuid.uuid4().int % 1000}"
+        context = context_with(tmp_path, f"FROM {rust_image}\nRUN {marker}\n")
+        service = ServiceConfig(
+            name=service_name, repo="/r", buildkit=True, build_timeout_seconds=3
+        )
+        started = time.monotonic()
+        result = build_image(docker_client, service=service, context=context, commit="d" * 40)
+        assert time.monotonic() - started < 40
+        assert (result.status, result.stage) == ("failed", "build")
+        assert result.signature == "timeout: the build took longer than 3s"
+        deadline = time.monotonic() + 20
+        while _host_processes_running(marker) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _host_processes_running(marker)
