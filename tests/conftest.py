@@ -31,6 +31,20 @@ def prefect_api_url() -> Iterator[str]:
         yield str(url)
 
 
+@pytest.fixture(autouse=True)
+def no_stray_local_prefect_server() -> Iterator[None]:
+    """A command run without the test server's URL starts build-monitor's own detached Prefect
+    server in the session data dir, and it outlives the test: fail the test that did it."""
+    from build_monitor.prefect_runtime import stop_local_server
+
+    state = Path(os.environ["BUILD_MONITOR_DATA_DIR"]) / "prefect" / "server.json"
+    yield
+    if state.exists():
+        stop_local_server()
+        state.unlink(missing_ok=True)
+        pytest.fail("this test started a local Prefect server: pass PREFECT_API_URL to it")
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "data"

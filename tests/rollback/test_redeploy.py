@@ -260,7 +260,11 @@ _KILLING_DRIVER = textwrap.dedent(
 
 
 def test_a_killed_worker_is_undone_by_the_next_run(
-    service: DockerService, docker_client: docker.DockerClient, no_live: None, tmp_path: Path
+    service: DockerService,
+    docker_client: docker.DockerClient,
+    no_live: None,
+    tmp_path: Path,
+    prefect_api_url: str,
 ) -> None:
     first, second = service.good
     assert service.cli("deploy", service.name, "--commit", second)[0] == 0
@@ -281,7 +285,7 @@ def test_a_killed_worker_is_undone_by_the_next_run(
         capture_output=True,
         timeout=300,
         cwd=Path(__file__).resolve().parents[2],
-        env={**os.environ},
+        env={**os.environ, "PREFECT_API_URL": prefect_api_url},
         check=False,
     )
     assert completed.returncode == -signal.SIGKILL, completed.stderr.decode()[-2000:]
