@@ -243,6 +243,56 @@ def test_a_failure_after_the_handover_restores_the_old_container(
     assert service_containers(docker_client, service.name) == [f"bm-{service.name}"]
 
 
+def test_emergency_rollback_of_a_cached_image_takes_seconds(
+    service: DockerService, docker_client: docker.DockerClient, no_live: None
+) -> None:
+    first, second = service.good
+    assert service.cli("deploy", service.name, "--commit", second)[0] == 0
+    started = time.monotonic()
+    code, outcome = service.cli("emergency-rollback", service.name, "--reason", "pager")
+    elapsed = time.monotonic() - started
+    assert (code, outcome["status"], outcome["to"]) == (0, "succeeded", first), outcome
+    assert live_revision(service.port, timeout=1) == 1
+    print(
+        f"\nemergency rollback (CLI, cached image): {elapsed:.2f}s; flow: {outcome['duration_s']}s"
+    )
+    assert elapsed < 30
+
+
+def test_strategy_both_redeploys_and_pushes_a_tested_revert(
+    service: DockerService, docker_client: docker.DockerClient, no_live: None
+) -> None:
+    code, first = service.cli("deploy", service.name, "--commit", service.good[0])
+    assert (code, first["status"]) == (0, "succeeded"), first
+    code, outcome = service.cli(
+        "rollback",
+        service.name,
+        service.good[1],
+        "health broke",
+        "--culprit",
+        service.broken,
+        "--strategy",
+        "both",
+    )
+    assert (code, outcome["status"]) == (0, "succeeded"), (outcome["error"], outcome["steps"])
+    assert outcome["strategy"] == "both"
+    branch = f"build-monitor/revert-{service.broken[:12]}"
+    assert outcome["pushed_ref"] == branch
+    assert live(docker_client, service.name).labels[COMMIT_LABEL] == service.good[1]
+    assert live_revision(service.port) == 2
+    pushed = subprocess.run(
+        ["git", "rev-parse", f"refs/heads/{branch}"],
+        cwd=service.repo.path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert pushed == outcome["revert_commit"]
+    subprocess.run(["git", "branch", "-D", branch], cwd=service.repo.path, check=True)
+
+
+# Last in this module: the killed run keeps the service's rollback concurrency slot on the test
+# server until its 60 s lease runs out, which would refuse any later rollback of this service.
 _KILLING_DRIVER = textwrap.dedent(
     """
     import os, signal, sys
@@ -304,51 +354,3 @@ def test_a_killed_worker_is_undone_by_the_next_run(
         killed = session.query(Rollback).filter(Rollback.reason == "killed mid-way").one()
         assert killed.status == "interrupted"
     assert service_containers(docker_client, service.name) == [f"bm-{service.name}"]
-
-
-def test_emergency_rollback_of_a_cached_image_takes_seconds(
-    service: DockerService, docker_client: docker.DockerClient, no_live: None
-) -> None:
-    first, second = service.good
-    assert service.cli("deploy", service.name, "--commit", second)[0] == 0
-    started = time.monotonic()
-    code, outcome = service.cli("emergency-rollback", service.name, "--reason", "pager")
-    elapsed = time.monotonic() - started
-    assert (code, outcome["status"], outcome["to"]) == (0, "succeeded", first), outcome
-    assert live_revision(service.port, timeout=1) == 1
-    print(
-        f"\nemergency rollback (CLI, cached image): {elapsed:.2f}s; flow: {outcome['duration_s']}s"
-    )
-    assert elapsed < 30
-
-
-def test_strategy_both_redeploys_and_pushes_a_tested_revert(
-    service: DockerService, docker_client: docker.DockerClient, no_live: None
-) -> None:
-    code, first = service.cli("deploy", service.name, "--commit", service.good[0])
-    assert (code, first["status"]) == (0, "succeeded"), first
-    code, outcome = service.cli(
-        "rollback",
-        service.name,
-        service.good[1],
-        "health broke",
-        "--culprit",
-        service.broken,
-        "--strategy",
-        "both",
-    )
-    assert (code, outcome["status"]) == (0, "succeeded"), (outcome["error"], outcome["steps"])
-    assert outcome["strategy"] == "both"
-    branch = f"build-monitor/revert-{service.broken[:12]}"
-    assert outcome["pushed_ref"] == branch
-    assert live(docker_client, service.name).labels[COMMIT_LABEL] == service.good[1]
-    assert live_revision(service.port) == 2
-    pushed = subprocess.run(
-        ["git", "rev-parse", f"refs/heads/{branch}"],
-        cwd=service.repo.path,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert pushed == outcome["revert_commit"]
-    subprocess.run(["git", "branch", "-D", branch], cwd=service.repo.path, check=True)
