@@ -6,30 +6,23 @@ Plain docker SDK code; the Prefect tasks in tasks/docker.py are the thin shell a
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import math
 import os
 import re
-import socket
-import tarfile
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import docker
 import docker.errors
 import requests
 import requests.exceptions
-from docker.api.build import process_dockerfile
-from docker.utils.build import exclude_paths
 
 from build_monitor.buildkit_trace import TRACE_ID, TraceError, TraceLog, decode_trace_aux
 from build_monitor.config import ServiceConfig, parse_memory
+from build_monitor.docker_buildkit import hang_up, post_buildkit_build
 from build_monitor.models import BuildStage, BuildStatus
 from build_monitor.outcome import StepResult
 from build_monitor.signatures import analyze_build_output, log_excerpt
@@ -170,12 +163,13 @@ def build_image(
     response: requests.Response | None = None
     try:
         if service.buildkit:
-            response = _post_buildkit_build(
+            response = post_buildkit_build(
                 client,
-                service=service,
                 context=context,
+                dockerfile=service.dockerfile,
                 tag=tag,
-                commit=commit,
+                build_args=dict(service.build_args),
+                labels=labels_for(service.name, commit),
                 use_cache=use_cache,
             )
             chunks = client.api._stream_helper(response, decode=True)
@@ -233,107 +227,13 @@ def _stage_reached(log: str) -> BuildStage:
     return BuildStage.test if "Running unittests" in log or "running " in log else BuildStage.build
 
 
-def _post_buildkit_build(
-    client: docker.DockerClient,
-    *,
-    service: ServiceConfig,
-    context: Path,
-    tag: str,
-    commit: str,
-    use_cache: bool,
-) -> requests.Response:
-    """`POST /build?version=2`: the engine's own BuildKit, which the docker SDK does not offer.
-    The context goes up as a tar, as for the legacy builder, so no BuildKit session is needed
-    (`RUN --mount=type=cache` works; secrets and SSH forwarding, which need one, do not)."""
-    api = client.api
-    dockerfile = process_dockerfile(service.dockerfile, str(context))
-    archive = _context_archive(context, dockerfile)
-    params = {
-        "version": "2",
-        "t": tag,
-        "dockerfile": dockerfile[0],
-        "buildargs": json.dumps(dict(service.build_args)),
-        "labels": json.dumps(labels_for(service.name, commit)),
-        "nocache": not use_cache,
-        "rm": True,
-        "forcerm": True,
-        "pull": False,
-    }
-    headers = {"Content-Type": "application/tar"}
-    api._set_auth_headers(headers)
-    try:
-        response: requests.Response = api._post(
-            api._url("/build"), data=archive, params=params, headers=headers, stream=True
-        )
-    finally:
-        archive.close()
-    api._raise_for_status(response)
-    return response
-
-
-BUILD_STAMP_FILE = ".build-monitor-build"
-
-
-def _context_archive(context: Path, dockerfile: tuple[str, str | None]) -> IO[bytes]:
-    """The build context as a tar BuildKit accepts (GNU format: it reads a PAX archive as a
-    Dockerfile), honouring .dockerignore.
-
-    Every file is stamped with the build's start time, and a file naming the build is added.
-    A `target/` in a cache mount outlives the sources it was built from, and cargo trusts
-    mtimes for workspace crates: sources older than its outputs (another slot's checkout, or a
-    `COPY . .` layer cached from an earlier build) would make it reuse the binary of a
-    different commit. With every source newer than any output, and the `COPY . .` layer never
-    reused, cargo rebuilds the workspace crates each time and reuses only what it can prove
-    unchanged: compiled crates.io dependencies."""
-    dockerignore = context / ".dockerignore"
-    exclude: list[str] = []
-    if dockerignore.is_file():
-        lines = [line.strip() for line in dockerignore.read_text().splitlines()]
-        exclude = [line for line in lines if line and not line.startswith("#")]
-    name, outside_contents = dockerfile
-    stamp = math.ceil(time.time()) + 1
-    archive = tempfile.TemporaryFile()  # noqa: SIM115 -- returned open, closed by the caller
-    with tarfile.open(fileobj=archive, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for relative in sorted(exclude_paths(str(context), exclude, dockerfile=name)):
-            if relative == BUILD_STAMP_FILE:
-                continue
-            info = tar.gettarinfo(str(context / relative), arcname=relative)
-            if info is None:  # a socket
-                continue
-            info.mtime = stamp
-            if info.isfile():
-                with open(context / relative, "rb") as handle:
-                    tar.addfile(info, handle)
-            else:
-                tar.addfile(info)
-        extra = {BUILD_STAMP_FILE: f"{uuid.uuid4()}\n"}
-        if outside_contents is not None:
-            extra[name] = outside_contents
-        for member, text in extra.items():
-            data = text.encode()
-            info = tarfile.TarInfo(member)
-            info.size, info.mtime, info.mode = len(data), stamp, 0o644
-            tar.addfile(info, io.BytesIO(data))
-    archive.seek(0)
-    return archive
-
-
-def _hang_up(client: docker.DockerClient, response: requests.Response) -> None:
-    """Shut the streaming socket down: closing the response alone does not wake a thread
-    blocked reading it, and the engine cancels the build only once the connection is gone."""
-    with contextlib.suppress(OSError, AttributeError, docker.errors.APIError):
-        sock = client.api._get_raw_response_socket(response)
-        getattr(sock, "_sock", sock).shutdown(socket.SHUT_RDWR)
-    response.close()
-
-
 def _stop_build(
     client: docker.DockerClient, stream: _BuildStream, response: requests.Response | None
 ) -> None:
     """Abort a timed-out build. BuildKit cancels when its request goes away; the legacy builder
     aborts once the step's container is killed. Either way the stream then ends."""
     if response is not None:
-        _hang_up(client, response)
+        hang_up(client, response)
         stream.thread.join(30)
         return
     deadline = time.monotonic() + 30
