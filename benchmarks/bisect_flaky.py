@@ -7,7 +7,8 @@ Part 1 simulates seeded 128-commit ranges where a test fails on 20% of runs at g
 the same signature as the real breakage (the hard case). Part 2 runs both tools for real on
 generated Rust repositories whose test `tests::warm_cache_hits` fails at random at `--flake-rate`
 on good commits and always from the culprit on; each run gets a fresh repository and a fresh
-random culprit. build-monitor is told the test's flake rate as its prior (`--flake-prior`).
+random culprit. build-monitor is told the test's flake rate as its prior (`--flake-prior`);
+part 1 also shows it starting from the default prior and learning the rate across bisections.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from _real_repos import (
 )
 
 from build_monitor.bisection import BisectSettings
-from build_monitor.bisection.simulation import Scenario, compare_methods
+from build_monitor.bisection.simulation import Scenario, compare_methods, simulate_learned_priors
 from build_monitor.sample_service import create_sample_service
 
 
@@ -44,6 +45,13 @@ def simulated(ranges: int, flake_rate: float) -> None:
             f"  {name:<22} right {stats.rate(stats.correct):>6.1%}  wrong "
             f"{stats.rate(stats.wrong):>6.1%}  mean builds {stats.mean_builds:.2f}"
         )
+    learning = simulate_learned_priors(scenario, ranges, 1, BisectSettings())
+    wrong = learning.verdicts.count("wrong") / ranges
+    print(
+        f"  {'bm, prior learned':<22} right {learning.accuracy():>6.1%}  wrong {wrong:>6.1%}  "
+        f"mean builds {sum(learning.builds) / ranges:.2f}  (default prior 0.01, each "
+        "bisection learning from the ones before)"
+    )
 
 
 def real(runs: int, commits: int, flake_rate: float, seed: int) -> None:

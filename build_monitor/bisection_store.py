@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 
 from sqlmodel import Session, col, select
 
-from build_monitor.bisection import BisectResult, Observation
+from build_monitor.bisection import BisectResult, Observation, signatures_match
+from build_monitor.bisection.flake_history import FlakeEvidence, evidence_from_bisection
 from build_monitor.models import (
     Bisection,
     BisectionStatus,
@@ -149,3 +150,50 @@ def last_passing_ancestor_build(
         if is_ancestor(build.commit):
             return build
     return None
+
+
+def flake_evidence(
+    *,
+    session: Session,
+    service: str,
+    target_signature: str,
+    is_before: Callable[[str, str], bool],
+    limit: int = 20,
+) -> FlakeEvidence:
+    """Pooled flake evidence of the service's last `limit` confirmed bisections of the same
+    breakage signature; `is_before(commit, culprit)` tells whether a commit precedes a culprit
+    (and so is known good)."""
+    statement = (
+        select(Bisection)
+        .where(Bisection.service == service, Bisection.status == BisectionStatus.confirmed)
+        .where(col(Bisection.culprit).is_not(None))
+        .order_by(col(Bisection.id).desc())
+    )
+    evidence = FlakeEvidence()
+    used = 0
+    for bisection in session.exec(statement):
+        if used >= limit:
+            break
+        if not signatures_match(target_signature, bisection.signature):
+            continue
+        culprit = str(bisection.culprit)
+
+        def known_good(commit: str, culprit: str = culprit) -> bool:
+            return is_before(commit, culprit)
+
+        observations = [
+            Observation(
+                commit=probe.commit,
+                outcome=probe.outcome,  # type: ignore[arg-type]
+                signature=probe.signature,
+                cached=probe.cached,
+            )
+            for probe in probes_of(session=session, bisection_id=bisection.id or 0)
+        ]
+        evidence += evidence_from_bisection(
+            observations,
+            target_signature=target_signature,
+            known_good=known_good,
+        )
+        used += 1
+    return evidence

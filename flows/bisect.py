@@ -3,7 +3,7 @@ recursive Prefect subflow, and report it (database, markdown artifact, notificat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -23,10 +23,11 @@ from build_monitor.bisection import (
     Observation,
     Outcome,
 )
+from build_monitor.bisection.flake_history import learned_flake_prior
 from build_monitor.bisection.report import CulpritDetails, render_report
 from build_monitor.config import Config, ServiceConfig, load_config
 from build_monitor.db import session_scope
-from build_monitor.errors import InfrastructureError, InvalidInputError
+from build_monitor.errors import GitError, InfrastructureError, InvalidInputError
 from build_monitor.gitrepo import commit_info, diffstat, is_ancestor, list_commits
 from build_monitor.models import BisectionStatus
 from build_monitor.notifications.events import CulpritInfo, NotificationEvent
@@ -208,6 +209,8 @@ class BisectReport(BaseModel):
     report: str
     # The automatic rollback a confirmed culprit started (`[services.rollback] auto = true`).
     rollback: dict[str, Any] | None = None
+    # The flake prior the search started from: configured, given, or learned from history.
+    flake_prior: float | None = None
 
 
 @flow(name="bisect", flow_run_name=_bisect_run_name, validate_parameters=True)
@@ -246,6 +249,10 @@ def bisect(
             plan = _probe_bad_commit(config, service_config, mirror, plan, bisection_id)
         if plan.target_signature is None:
             return _finish_without_failure(config, service_config, plan, bisection_id)
+        if flake_prior is None and not service_config.bisect.flake_prior_configured:
+            settings = _with_learned_flake_prior(
+                config, service_config, mirror, plan.target_signature, settings
+            )
         context = BisectContext(
             service=service,
             config_path=str(config.source) if config.source else None,
@@ -259,7 +266,16 @@ def bisect(
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             observations = bisect_round(context.model_dump(), [], 1)
         result = context.search([_observation_fields(o) for o in observations]).result()
-        return _finish(config, service_config, mirror, plan, bisection_id, result, observations)
+        return _finish(
+            config,
+            service_config,
+            mirror,
+            plan,
+            bisection_id,
+            result,
+            observations,
+            flake_prior=settings.flake_prior,
+        )
     except BaseException:
         with session_scope(config.database_url) as session:
             bisection_store.finish_bisection(
@@ -271,6 +287,43 @@ def bisect(
                 reason="the bisection stopped on an error; see its flow run",
             )
         raise
+
+
+def _with_learned_flake_prior(
+    config: Config,
+    service: ServiceConfig,
+    mirror: Path,
+    target_signature: str,
+    settings: BisectSettings,
+) -> BisectSettings:
+    """Raise the default flake prior towards the rate earlier bisections of this failure saw."""
+
+    def is_before(commit: str, culprit: str) -> bool:
+        try:
+            return commit != culprit and is_ancestor(mirror, commit, culprit)
+        except GitError:  # a culprit no longer in the mirror (history rewritten)
+            return False
+
+    with session_scope(config.database_url) as session:
+        evidence = bisection_store.flake_evidence(
+            session=session,
+            service=service.name,
+            target_signature=target_signature,
+            is_before=is_before,
+        )
+    if not evidence.runs:
+        return settings
+    prior = learned_flake_prior(
+        evidence, prior=settings.flake_prior, prior_weight=settings.flake_prior_weight
+    )
+    get_run_logger().info(
+        "flake prior %.3f: %d of %d runs of this test at known-good commits in earlier "
+        "bisections failed",
+        prior,
+        evidence.flaky_failures,
+        evidence.runs,
+    )
+    return replace(settings, flake_prior=prior)
 
 
 _STATUS_TO_RECORD = {
@@ -289,6 +342,8 @@ def _finish(
     bisection_id: int,
     result: BisectResult,
     observations: list[dict[str, Any]],
+    *,
+    flake_prior: float,
 ) -> dict[str, Any]:
     culprit = None
     log_excerpt = None
@@ -364,6 +419,7 @@ def _finish(
         candidates=len(plan.commits) - 1,
         report=report,
         rollback=rollback,
+        flake_prior=flake_prior,
     )
     get_run_logger().info("%s: %s", service.name, result.reason)
     return document.model_dump()

@@ -215,3 +215,54 @@ def test_bad_input(prefect_api_url: str, sample_repo: SampleRepoFactory, tmp_pat
         app, ["bisect", "svc", "--config", str(config), "--good", repo.commits[-1]]
     )
     assert result.exit_code == 2 and "is not an ancestor" in result.stderr
+
+
+def test_the_flake_prior_is_learned_from_earlier_bisections_of_the_same_failure(
+    prefect_api_url: str, sample_repo: SampleRepoFactory, tmp_path: Path
+) -> None:
+    from build_monitor.config import load_config
+    from build_monitor.models import BisectionStatus
+
+    repo = sample_repo("test_failure", good_commits=8, commits_after_break=2)
+    config = local_config(tmp_path, repo, health=False)
+    _, fresh = bisect_cli(config, "--good", repo.commits[0])
+    assert fresh["flake_prior"] == 0.01  # no history of flakes yet: the default
+
+    # An earlier bisection of the same failure saw the test fail twice in five runs at a
+    # commit before its culprit, and once with another signature (which says nothing).
+    database_url = load_config(config).database_url
+    with session_scope(database_url) as session:
+        earlier = Bisection(
+            service="svc",
+            good=repo.commits[0],
+            bad=repo.commits[-1],
+            status=BisectionStatus.confirmed,
+            culprit=repo.culprit,
+            signature=repo.expected_signature,
+        )
+        session.add(earlier)
+        session.flush()
+        runs = [("passed", None)] * 3 + [("failed", repo.expected_signature)] * 2
+        runs += [("failed", "error[E0425]: cannot find value")]
+        for outcome, signature in runs:
+            session.add(
+                BisectProbe(
+                    bisection_id=earlier.id or 0,
+                    commit=repo.commits[2],
+                    outcome=outcome,
+                    signature=signature,
+                )
+            )
+
+    # The first bisection's own fresh passes at good commits count too.
+    good_commits = set(repo.commits[: repo.commits.index(repo.culprit or "")])
+    fresh_good_runs = sum(
+        1
+        for probe in fresh["probes"]  # type: ignore[union-attr]
+        if not probe["cached"] and probe["commit"] in good_commits
+    )
+    exit_code, learned = bisect_cli(config, "--good", repo.commits[0])
+    assert exit_code == 0 and learned["culprit"] == repo.culprit
+    assert learned["flake_prior"] == pytest.approx((0.01 * 2 + 2) / (2 + 5 + fresh_good_runs))
+    _, given = bisect_cli(config, "--good", repo.commits[0], "--flake-prior", "0.05")
+    assert given["flake_prior"] == 0.05

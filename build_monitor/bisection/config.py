@@ -15,12 +15,17 @@ class BisectConfig(BaseModel):
     parallel: int = Field(default=1, ge=1, le=16)
     confidence: float = Field(default=0.99, gt=0.5, lt=1)
     # Prior probability that the failing test is flaky on a good commit; set it to the test's
-    # known flake rate when you have one (e.g. 0.2). Evidence from reruns updates it.
-    flake_prior: float = Field(default=0.01, ge=0, lt=1)
+    # known flake rate when you have one (e.g. 0.2). Evidence from reruns updates it. Unset, it
+    # is learned from the service's earlier bisections of the same failure (never below 0.01).
+    flake_prior: float = Field(default=0.01, ge=0, lt=0.5)
     max_builds: int | None = Field(default=None, ge=2)
     error_retries: int = Field(default=1, ge=0, le=5)
     # Follow the first-parent chain (as deploys do); false descends into merged branches.
     first_parent: bool = True
+
+    @property
+    def flake_prior_configured(self) -> bool:
+        return "flake_prior" in self.model_fields_set
 
     def settings(
         self, *, parallel: int | None = None, flake_prior: float | None = None

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from build_monitor.bisection.flake_history import (
+    FlakeEvidence,
+    evidence_from_bisection,
+    learned_flake_prior,
+)
 from build_monitor.bisection.observation import Observation, Outcome
 from build_monitor.bisection.result import BisectResult, BisectStatus
 from build_monitor.bisection.search import BisectSearch, run_search
@@ -259,3 +264,47 @@ def compare_methods(
         else:
             comparison.git_bisect.wrong += 1
     return comparison
+
+
+@dataclass(frozen=True)
+class LearningRun:
+    """A sequence of bisections of one service, in order: each started from the flake prior
+    learned from the confirmed ones before it (as the bisect flow does)."""
+
+    verdicts: list[str]
+    priors: list[float]
+    builds: list[int]
+
+    def accuracy(self, start: int = 0) -> float:
+        tail = self.verdicts[start:]
+        return tail.count("correct") / len(tail) if tail else 0.0
+
+
+def simulate_learned_priors(
+    scenario: Scenario, ranges: int, seed: int, settings: BisectSettings
+) -> LearningRun:
+    """Bisect ``ranges`` seeded histories one after another, pooling the flake evidence of
+    each confirmed result (commits before the culprit *it* named count as good, right or
+    wrong) into the next one's prior."""
+    rng = random.Random(seed)
+    evidence = FlakeEvidence()
+    verdicts: list[str] = []
+    priors: list[float] = []
+    builds: list[int] = []
+    for _ in range(ranges):
+        history = generate_history(scenario, rng)
+        prior = learned_flake_prior(
+            evidence, prior=settings.flake_prior, prior_weight=settings.flake_prior_weight
+        )
+        result = run_simulated_search(history, replace(settings, flake_prior=prior), rng).result
+        verdicts.append(classify(history, result))
+        priors.append(prior)
+        builds.append(result.builds)
+        if result.status is BisectStatus.CONFIRMED and result.culprit:
+            good = set(history.commits[: history.commits.index(result.culprit)])
+            evidence += evidence_from_bisection(
+                result.observations,
+                target_signature=history.target_signature,
+                known_good=good.__contains__,
+            )
+    return LearningRun(verdicts, priors, builds)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from build_monitor.bisection import BisectSettings
-from build_monitor.bisection.simulation import Scenario, compare_methods
+from build_monitor.bisection.simulation import Scenario, compare_methods, simulate_learned_priors
 from tests.bisection.conftest import MEASUREMENTS
 
 FLAKY_128 = Scenario("128 commits, 20% flaky (same signature)", 128, flake_rate=0.2)
@@ -46,6 +46,24 @@ def test_twenty_percent_flakes_name_the_true_culprit(
     assert ours.runs == 1000
     assert ours.correct >= minimum_correct
     assert git.correct < 700
+    assert elapsed < 30
+
+
+def test_with_the_default_prior_learning_across_bisections_reaches_99_percent() -> None:
+    """No prior knowledge (0.01): each bisection of the service starts from the flake rate the
+    confirmed ones before it saw, as the bisect flow does."""
+    started = time.monotonic()
+    run = simulate_learned_priors(FLAKY_128, 1000, seed=20230401, settings=BisectSettings())
+    elapsed = time.monotonic() - started
+    correct = run.verdicts.count("correct")
+    _report(
+        "20% flakes, default prior 0.01 learned across bisections",
+        f"correct {correct}/1000 (first 10: {run.verdicts[:10].count('correct')}/10), "
+        f"prior after 10 bisections {run.priors[10]:.3f}, after 1000 {run.priors[-1]:.3f}, "
+        f"mean builds {sum(run.builds) / 1000:.2f} ({elapsed:.1f}s)",
+    )
+    assert correct >= 990
+    assert 0.15 <= run.priors[-1] <= 0.25
     assert elapsed < 30
 
 
