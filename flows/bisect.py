@@ -3,6 +3,7 @@ recursive Prefect subflow, and report it (database, markdown artifact, notificat
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -298,6 +299,7 @@ def _with_learned_flake_prior(
 ) -> BisectSettings:
     """Raise the default flake prior towards the rate earlier bisections of this failure saw."""
 
+    @functools.cache  # reruns repeat commits; each answer is a git call
     def is_before(commit: str, culprit: str) -> bool:
         try:
             return commit != culprit and is_ancestor(mirror, commit, culprit)
