@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from build_monitor.sample_service import SampleRepo  # noqa: E402
+from build_monitor.sample.service import SampleRepo  # noqa: E402
 
 BUILD_COMMAND = "cargo build --release -q"
 TEST_COMMAND = "cargo test --release -q"

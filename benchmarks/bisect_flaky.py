@@ -30,7 +30,7 @@ from _real_repos import (
 
 from build_monitor.bisection import BisectSettings
 from build_monitor.bisection.simulation import Scenario, compare_methods, simulate_learned_priors
-from build_monitor.sample_service import create_sample_service
+from build_monitor.sample.service import create_sample_service
 
 
 def simulated(ranges: int, flake_rate: float) -> None:

@@ -28,7 +28,7 @@ from _real_repos import (
     write_config,
 )
 
-from build_monitor.sample_service import create_sample_service
+from build_monitor.sample.service import create_sample_service
 
 
 def main() -> None:

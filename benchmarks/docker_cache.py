@@ -33,12 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import docker
 import docker.errors
 
+from build_monitor.builders.docker import SERVICE_LABEL, build_image
 from build_monitor.config import ServiceConfig
-from build_monitor.docker_builder import SERVICE_LABEL, build_image
-from build_monitor.gitrepo import sync_repository
-from build_monitor.rust_image import ensure_rust_image
-from build_monitor.sample_service import create_sample_service
-from build_monitor.worktrees import build_worktree
+from build_monitor.git.repo import sync_repository
+from build_monitor.git.worktrees import build_worktree
+from build_monitor.sample.rust_image import ensure_rust_image
+from build_monitor.sample.service import create_sample_service
 
 
 def main() -> None:

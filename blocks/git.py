@@ -10,7 +10,7 @@ from pathlib import Path
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
-from build_monitor.gitrepo import GitAuth
+from build_monitor.git.repo import GitAuth
 
 
 class GitCredentials(Block):

@@ -15,7 +15,6 @@ from prefect.runtime import flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from pydantic import BaseModel
 
-from build_monitor import bisection_store, crud
 from build_monitor.bisection import (
     BisectResult,
     BisectSearch,
@@ -27,10 +26,11 @@ from build_monitor.bisection import (
 from build_monitor.bisection.flake_history import learned_flake_prior
 from build_monitor.bisection.report import CulpritDetails, render_report
 from build_monitor.config import Config, ServiceConfig, load_config
-from build_monitor.db import session_scope
 from build_monitor.errors import GitError, InfrastructureError, InvalidInputError
-from build_monitor.gitrepo import commit_info, diffstat, is_ancestor, list_commits
-from build_monitor.models import BisectionStatus
+from build_monitor.git.repo import commit_info, diffstat, is_ancestor, list_commits
+from build_monitor.history import bisections, crud
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import BisectionStatus
 from build_monitor.notifications.events import CulpritInfo, NotificationEvent
 from flows.check import load_git_credentials
 from flows.notifying import BackgroundNotifier
@@ -142,7 +142,7 @@ def plan_bisection(
     key = service.build_config_key
     if good is None:
         with session_scope(config.database_url) as session:
-            last_good = bisection_store.last_passing_ancestor_build(
+            last_good = bisections.last_passing_ancestor_build(
                 session=session,
                 service=service.name,
                 config_key=key,
@@ -163,7 +163,7 @@ def plan_bisection(
     )
     commits = [good_sha] + [c.sha for c in candidates]
     with session_scope(config.database_url) as session:
-        recorded = bisection_store.recorded_observations(
+        recorded = bisections.recorded_observations(
             session=session, service=service.name, config_key=key, commits=commits
         )
     known = [observation for _, observation in recorded]
@@ -236,7 +236,7 @@ def bisect(
     _name_run_after_range(service, plan)
     run_id = flow_run.get_id()
     with session_scope(config.database_url) as session:
-        bisection_id = bisection_store.start_bisection(
+        bisection_id = bisections.start_bisection(
             session=session,
             service=service,
             good=plan.good,
@@ -279,7 +279,7 @@ def bisect(
         )
     except BaseException:
         with session_scope(config.database_url) as session:
-            bisection_store.finish_bisection(
+            bisections.finish_bisection(
                 session=session,
                 bisection_id=bisection_id,
                 result=None,
@@ -307,7 +307,7 @@ def _with_learned_flake_prior(
             return False
 
     with session_scope(config.database_url) as session:
-        evidence = bisection_store.flake_evidence(
+        evidence = bisections.flake_evidence(
             session=session,
             service=service.name,
             target_signature=target_signature,
@@ -379,7 +379,7 @@ def _finish(
         next_action=next_action,
     )
     with session_scope(config.database_url) as session:
-        bisection_store.finish_bisection(
+        bisections.finish_bisection(
             session=session,
             bisection_id=bisection_id,
             result=result,
@@ -455,7 +455,7 @@ def _finish_without_failure(
 ) -> dict[str, Any]:
     reason = f"the bad commit {plan.bad[:10]} passed when rebuilt: nothing to bisect"
     with session_scope(config.database_url) as session:
-        bisection_store.finish_bisection(
+        bisections.finish_bisection(
             session=session,
             bisection_id=bisection_id,
             result=None,

@@ -12,14 +12,14 @@ from prefect.states import State
 from prefect_docker import DockerHost
 
 from blocks.git import GitCredentials
+from build_monitor.builders.local import shared_target_dir
+from build_monitor.builders.result import StepResult
 from build_monitor.config import Config, ServiceConfig, load_config
 from build_monitor.errors import InfrastructureError
-from build_monitor.gitrepo import CommitInfo
-from build_monitor.local_builder import shared_target_dir
-from build_monitor.models import BuildStatus
-from build_monitor.outcome import StepResult
-from build_monitor.reports import BuildReport
-from build_monitor.worktrees import build_worktree
+from build_monitor.git.repo import CommitInfo
+from build_monitor.git.worktrees import build_worktree
+from build_monitor.history.models import BuildStatus
+from build_monitor.history.reports import BuildReport
 from tasks.docker import build_image, check_image_health, prune_service_images
 from tasks.git import fetch_repository, resolve_commit_info
 from tasks.history import record_build_result, record_build_start

@@ -7,13 +7,13 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from build_monitor import bisection_store, crud
 from build_monitor.config import Config, ServiceConfig, load_config
-from build_monitor.db import session_scope
 from build_monitor.errors import BuildMonitorError, GitError
-from build_monitor.gitrepo import CommitInfo, commit_info, is_ancestor, is_on_branch, list_commits
-from build_monitor.models import ServiceState
-from build_monitor.reports import BuildReport
+from build_monitor.git.repo import CommitInfo, commit_info, is_ancestor, is_on_branch, list_commits
+from build_monitor.history import bisections, crud
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import ServiceState
+from build_monitor.history.reports import BuildReport
 from flows.bisect import bisect
 from flows.check import check_and_record, load_git_credentials
 from flows.notifying import BackgroundNotifier, build_event
@@ -51,7 +51,7 @@ def bisect_bounds(
     """Good: the last passing build before `head`; bad: the first failing commit after it."""
     key = service.build_config_key
     with session_scope(config.database_url) as session:
-        last_good = bisection_store.last_passing_ancestor_build(
+        last_good = bisections.last_passing_ancestor_build(
             session=session,
             service=service.name,
             config_key=key,
@@ -60,7 +60,7 @@ def bisect_bounds(
         if last_good is None:
             return None
         after = [c.sha for c in list_commits(mirror, since=last_good.commit, until=head)]
-        recorded = bisection_store.recorded_observations(
+        recorded = bisections.recorded_observations(
             session=session, service=service.name, config_key=key, commits=after
         )
     failed = {o.commit for _, o in recorded if o.outcome == "failed"}

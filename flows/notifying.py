@@ -6,10 +6,10 @@ import contextvars
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from build_monitor.config import Config, ServiceConfig
-from build_monitor.models import ServiceState
+from build_monitor.history.models import ServiceState
+from build_monitor.history.reports import BuildReport
 from build_monitor.notifications.config import EventName
 from build_monitor.notifications.events import NotificationEvent
-from build_monitor.reports import BuildReport
 from tasks.notify import DeliveryResult, notify
 
 

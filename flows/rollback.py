@@ -31,16 +31,16 @@ from prefect.variables import Variable
 from prefect_docker import DockerHost
 
 from blocks.git import GitCredentials
-from build_monitor import crud
+from build_monitor.builders.docker import image_tag
+from build_monitor.builders.result import StepResult
 from build_monitor.config import Config, ServiceConfig, load_config
-from build_monitor.db import session_scope
-from build_monitor.docker_builder import image_tag
 from build_monitor.errors import InvalidInputError
-from build_monitor.gitrepo import commit_info, is_ancestor, is_on_branch, resolve_commit
-from build_monitor.models import Build, BuildStatus, Rollback, RollbackStatus
+from build_monitor.git.repo import commit_info, is_ancestor, is_on_branch, resolve_commit
+from build_monitor.history import crud
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import Build, BuildStatus, Rollback, RollbackStatus
 from build_monitor.notifications.config import EventName
 from build_monitor.notifications.events import NotificationEvent, RollbackInfo
-from build_monitor.outcome import StepResult
 from build_monitor.rollback import git_revert
 from build_monitor.rollback.config import Strategy
 from build_monitor.rollback.gates import Decision, GateInput, decide, kill_switch_value_is_on

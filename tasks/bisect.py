@@ -8,12 +8,12 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from build_monitor import bisection_store
 from build_monitor.bisection import Observation, Outcome
 from build_monitor.config import Config, ServiceConfig
-from build_monitor.db import session_scope
-from build_monitor.gitrepo import commit_info
-from build_monitor.reports import BuildReport
+from build_monitor.git.repo import commit_info
+from build_monitor.history import bisections
+from build_monitor.history.db import session_scope
+from build_monitor.history.reports import BuildReport
 from flows.check import check_and_record
 
 _OUTCOMES = {"passed": Outcome.PASSED, "failed": Outcome.FAILED}
@@ -52,7 +52,7 @@ def probe_commit(
     )
     observation = observation_of(report)
     with session_scope(config.database_url) as session:
-        bisection_store.record_probe(
+        bisections.record_probe(
             session=session,
             bisection_id=bisection_id,
             observation=observation,

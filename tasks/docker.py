@@ -12,11 +12,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect_docker import DockerHost
 
-from build_monitor import docker_builder, health
+from build_monitor.builders import docker as docker_builder
+from build_monitor.builders import health
+from build_monitor.builders.docker import DOCKER_UNREACHABLE
+from build_monitor.builders.result import StepResult
 from build_monitor.config import ServiceConfig
-from build_monitor.docker_builder import DOCKER_UNREACHABLE
 from build_monitor.errors import InfrastructureError
-from build_monitor.outcome import StepResult
 from tasks.retry import is_infrastructure_failure, with_attempts
 
 

@@ -8,7 +8,7 @@ from prefect import task
 
 from blocks.git import GitCredentials
 from build_monitor.config import ServiceConfig
-from build_monitor.gitrepo import CommitInfo, commit_info, sync_repository
+from build_monitor.git.repo import CommitInfo, commit_info, sync_repository
 from tasks.retry import is_infrastructure_failure
 
 

@@ -8,12 +8,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import OperationalError
 
-from build_monitor import crud
+from build_monitor.builders.result import StepResult
 from build_monitor.config import Config, ServiceConfig
-from build_monitor.db import session_scope
-from build_monitor.gitrepo import CommitInfo
-from build_monitor.models import Build, BuildCreate, BuildStatus, ServiceState
-from build_monitor.outcome import StepResult
+from build_monitor.git.repo import CommitInfo
+from build_monitor.history import crud
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import Build, BuildCreate, BuildStatus, ServiceState
 from tasks.retry import retry_when_raised
 
 _DB_TASK = {

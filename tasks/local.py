@@ -8,9 +8,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from build_monitor import health, local_builder
+from build_monitor.builders import health
+from build_monitor.builders import local as local_builder
+from build_monitor.builders.result import StepResult
 from build_monitor.config import ServiceConfig
-from build_monitor.outcome import StepResult
 from tasks.docker import raise_if_infrastructure
 from tasks.retry import is_infrastructure_failure, with_attempts
 

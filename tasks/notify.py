@@ -32,9 +32,9 @@ from blocks.discord import DiscordWebhook
 from blocks.slack import ENV_VAR as SLACK_ENV_VAR
 from blocks.slack import SlackWebhook
 from build_monitor.config import Config
-from build_monitor.db import get_engine, session_scope
 from build_monitor.errors import BuildMonitorError, ConfigError
-from build_monitor.models import NotificationRecord
+from build_monitor.history.db import get_engine, session_scope
+from build_monitor.history.models import NotificationRecord
 from build_monitor.notifications import ledger
 from build_monitor.notifications.compose import (
     Message,

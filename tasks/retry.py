@@ -8,8 +8,8 @@ from typing import Any
 
 from prefect.runtime import task_run
 
+from build_monitor.builders.result import StepResult
 from build_monitor.errors import InfrastructureError
-from build_monitor.outcome import StepResult
 
 RetryCondition = Callable[[Any, Any, Any], bool]
 

@@ -15,11 +15,11 @@ from prefect.transactions import Transaction, get_transaction
 from prefect_docker import DockerHost
 
 from blocks.git import GitCredentials
-from build_monitor import crud
+from build_monitor.builders.result import StepResult
 from build_monitor.config import Config, ServiceConfig
-from build_monitor.db import session_scope
-from build_monitor.models import RollbackStatus, RollbackStep
-from build_monitor.outcome import StepResult
+from build_monitor.history import crud
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import RollbackStatus, RollbackStep
 from build_monitor.rollback import git_revert, live_container, recovery
 from build_monitor.rollback.git_revert import RevertAttempt
 from build_monitor.rollback.live_container import Handover, LiveState

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from build_monitor.sample_service import SampleRepo
+from build_monitor.sample.service import SampleRepo
 
 
 def _toml_value(value: Any) -> str:

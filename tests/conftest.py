@@ -15,8 +15,7 @@ for _name in ("BUILD_MONITOR_CONFIG", "BUILD_MONITOR_HOST", "BUILD_MONITOR_PORT"
 
 import pytest  # noqa: E402
 
-from tests.pg_fixtures import *  # noqa: E402,F403
-from tests.repo_fixtures import *  # noqa: E402,F403
+pytest_plugins = ["tests.pg_fixtures", "tests.repo_fixtures"]
 
 
 @pytest.fixture(scope="session")

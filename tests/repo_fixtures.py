@@ -20,8 +20,8 @@ import pytest
 import requests
 
 from build_monitor.errors import InfrastructureError
-from build_monitor.rust_image import ensure_rust_image
-from build_monitor.sample_service import SampleRepo, Scenario, create_sample_service
+from build_monitor.sample.rust_image import ensure_rust_image
+from build_monitor.sample.service import SampleRepo, Scenario, create_sample_service
 
 __all__ = [
     "SampleRepoFactory",

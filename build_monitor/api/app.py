@@ -21,8 +21,8 @@ from build_monitor.api.rollback import StartRollback, rollback_not_available
 from build_monitor.api.schemas import ComponentHealth, HealthReport
 from build_monitor.api.secrets import CachingSecretResolver, SecretResolver
 from build_monitor.config import Config
-from build_monitor.db import get_engine, session_scope
 from build_monitor.errors import BuildMonitorError
+from build_monitor.history.db import get_engine, session_scope
 from build_monitor.webhooks.config import ServiceWebhooksConfig, WebhooksConfig
 
 logger = logging.getLogger("build_monitor.api")

@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
 from build_monitor.api.emitter import EventEmitter
-from build_monitor.db import session_scope
-from build_monitor.models import WebhookDelivery, utcnow
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import WebhookDelivery, utcnow
 
 logger = logging.getLogger("build_monitor.api.outbox")
 _sqlite_writer = threading.Lock()

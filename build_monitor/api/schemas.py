@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from build_monitor.errors import InvalidInputError
-from build_monitor.models import BuildPublic, ServiceState
+from build_monitor.history.models import BuildPublic, ServiceState
 from build_monitor.validation import validate_ref
 
 

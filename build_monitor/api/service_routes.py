@@ -11,7 +11,6 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from build_monitor import crud
 from build_monitor.api.auth import authorize, bearer_scheme
 from build_monitor.api.context import AppContext
 from build_monitor.api.rollback import RollbackUnavailable
@@ -25,9 +24,10 @@ from build_monitor.api.schemas import (
     ServiceSummary,
 )
 from build_monitor.config import ServiceConfig
-from build_monitor.db import session_scope
 from build_monitor.errors import BuildMonitorError, InvalidInputError
-from build_monitor.models import BuildPublic, ServiceState
+from build_monitor.history import crud
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import BuildPublic, ServiceState
 from build_monitor.validation import SERVICE_NAME_PATTERN
 
 T = TypeVar("T")

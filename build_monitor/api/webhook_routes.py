@@ -15,7 +15,7 @@ from build_monitor.api.outbox import store_delivery
 from build_monitor.api.schemas import WebhookReply
 from build_monitor.api.secrets import SecretUnavailable
 from build_monitor.errors import BuildMonitorError
-from build_monitor.models import utcnow
+from build_monitor.history.models import utcnow
 from build_monitor.webhooks.events import PUSH_EVENT
 from build_monitor.webhooks.intake import CREDENTIAL_HEADER, Delivery, judge_delivery
 from build_monitor.webhooks.payloads import Forge, PayloadError, check_content_type

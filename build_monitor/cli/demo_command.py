@@ -13,8 +13,8 @@ from build_monitor.cli.app import JsonOption, app, get_config, print_json
 from build_monitor.cli.bisect_command import describe_bisection
 from build_monitor.cli.check_commands import describe_build, flow_run_link
 from build_monitor.cli.progress import note, step
-from build_monitor.demo import DEMO_SERVICE, prepare_demo
 from build_monitor.prefect_runtime import prefect_api, ui_url
+from build_monitor.sample.demo import DEMO_SERVICE, prepare_demo
 from build_monitor.settings import data_dir
 
 

@@ -9,18 +9,18 @@ from typing import Annotated, Any
 import typer
 from sqlmodel import Session
 
-from build_monitor import bisection_store, crud
 from build_monitor.cli.app import ConfigOption, JsonOption, app, get_config, print_json
-from build_monitor.db import session_scope
-from build_monitor.models import Bisection
-from build_monitor.reports import BuildReport
+from build_monitor.history import bisections, crud
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import Bisection
+from build_monitor.history.reports import BuildReport
 from build_monitor.rollback.outcome import RollbackOutcome
 from build_monitor.validation import validate_service_name
 
 
 def bisection_document(session: Session, bisection: Bisection) -> dict[str, Any]:
     """A recorded bisection, in the keys of `bisect --json` where they exist."""
-    probes = bisection_store.probes_of(session=session, bisection_id=bisection.id or 0)
+    probes = bisections.probes_of(session=session, bisection_id=bisection.id or 0)
     return {
         "bisection_id": bisection.id,
         "status": bisection.status.value,
@@ -123,22 +123,27 @@ def history(
             BuildReport.from_build(b).model_dump()
             for b in crud.list_builds(session=session, service=service, limit=limit)
         ]
-        bisections = [
+        bisection_documents = [
             bisection_document(session, b)
-            for b in bisection_store.list_bisections(session=session, service=service, limit=limit)
+            for b in bisections.list_bisections(session=session, service=service, limit=limit)
         ]
         rollbacks = rollback_history(session, service, limit)
     if json_output:
         print_json(
-            {"service": service, "builds": builds, "bisections": bisections, "rollbacks": rollbacks}
+            {
+                "service": service,
+                "builds": builds,
+                "bisections": bisection_documents,
+                "rollbacks": rollbacks,
+            }
         )
         return
     if not builds:
         typer.echo(f"{service}: no builds recorded")
     for build in builds:
         typer.echo(describe_build(build))
-    for line in describe_bisections(bisections) + describe_rollbacks(rollbacks):
+    for line in describe_bisections(bisection_documents) + describe_rollbacks(rollbacks):
         typer.echo(line)
-    latest_report = next((b["report"] for b in bisections if b["report"]), None)
+    latest_report = next((b["report"] for b in bisection_documents if b["report"]), None)
     if latest_report:
         typer.echo("\n" + latest_report)

@@ -8,12 +8,12 @@ from typing import Any
 
 import typer
 
-from build_monitor import crud
 from build_monitor.cli.app import ConfigOption, JsonOption, app, get_config, print_json
 from build_monitor.config import Config
-from build_monitor.db import session_scope
-from build_monitor.models import ServiceState
-from build_monitor.reports import BuildReport
+from build_monitor.history import crud
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import ServiceState
+from build_monitor.history.reports import BuildReport
 
 
 def service_summaries(config: Config) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ def start(config: ConfigOption = None) -> None:
     """Start everything: a Prefect server if PREFECT_API_URL is unset, the deployments (monitor
     per service on its polling schedule and push trigger, check, bisect, rollback), and the API
     on BUILD_MONITOR_HOST:BUILD_MONITOR_PORT. Stops cleanly on Ctrl-C or SIGTERM."""
-    from build_monitor.system import run_system
+    from build_monitor.cli.system import run_system
 
     loaded = get_config(config)
     run_system(loaded, note)

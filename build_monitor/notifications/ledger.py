@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from build_monitor.models import NotificationRecord
+from build_monitor.history.models import NotificationRecord
 from build_monitor.notifications.compose import HeldEvent
 from build_monitor.notifications.events import NotificationEvent
 

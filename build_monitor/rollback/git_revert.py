@@ -13,9 +13,9 @@ from pathlib import Path
 import git
 
 from build_monitor.errors import GitError
-from build_monitor.gitrepo import GitAuth, commit_info, open_repo
+from build_monitor.git.repo import GitAuth, commit_info, open_repo
+from build_monitor.git.worktrees import checkout_worktree
 from build_monitor.rollback.plan import mainline_parent, revert_ref, reverts_marker
-from build_monitor.worktrees import checkout_worktree
 
 IDENTITY_NAME = "build-monitor"
 IDENTITY_EMAIL = "build-monitor@localhost"

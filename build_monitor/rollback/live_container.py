@@ -15,18 +15,18 @@ import docker
 import docker.errors
 import docker.models.containers
 
-from build_monitor.config import ServiceConfig
-from build_monitor.docker_builder import (
+from build_monitor.builders.docker import (
     COMMIT_LABEL,
     LIVE_TAG,
     image_repository,
     labels_for,
     run_limits,
 )
+from build_monitor.builders.health import ROLE_LABEL, ProbeTarget, probe_http
+from build_monitor.builders.result import StepResult
+from build_monitor.config import ServiceConfig
 from build_monitor.errors import InfrastructureError
-from build_monitor.health import ROLE_LABEL, ProbeTarget, probe_http
-from build_monitor.models import BuildStatus
-from build_monitor.outcome import StepResult
+from build_monitor.history.models import BuildStatus
 from build_monitor.rollback.plan import live_container_name, live_ports
 
 LIVE_ROLE = "live"

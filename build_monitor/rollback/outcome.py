@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from build_monitor.models import Rollback, RollbackStep
+from build_monitor.history.models import Rollback, RollbackStep
 
 # Statuses after which the service is where the rollback wanted it.
 SUCCESS_STATUSES = frozenset({"succeeded", "noop", "dry_run"})

@@ -13,7 +13,7 @@ from typing import Any
 import docker
 
 from build_monitor.config import ServiceConfig
-from build_monitor.gitrepo import GitAuth
+from build_monitor.git.repo import GitAuth
 from build_monitor.rollback import git_revert, live_container
 
 STEP_MOVE_LIVE_TAG = "move_live_tag"

@@ -5,12 +5,12 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from build_monitor import crud
 from build_monitor.api.config import ApiConfig
 from build_monitor.api.rollback import RollbackStarted
 from build_monitor.config import Config
-from build_monitor.db import session_scope
-from build_monitor.models import BuildCreate, BuildStatus, ServiceState, utcnow
+from build_monitor.history import crud
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import BuildCreate, BuildStatus, ServiceState, utcnow
 from tests.api.conftest import API_TOKEN, AppFactory, CountingEmitter
 
 pytestmark = pytest.mark.anyio

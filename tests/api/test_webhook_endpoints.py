@@ -11,8 +11,8 @@ import pytest
 from sqlmodel import select
 
 from build_monitor.api.background_server import running_server
-from build_monitor.db import session_scope
-from build_monitor.models import WebhookDelivery
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import WebhookDelivery
 from build_monitor.webhooks.config import SecretRef, ServiceWebhooksConfig
 from build_monitor.webhooks.signatures import github_signature
 from tests.api.conftest import AppFactory, CountingEmitter, make_config, wait_until

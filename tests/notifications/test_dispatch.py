@@ -13,8 +13,8 @@ import pytest
 from sqlmodel import col, select
 
 from build_monitor.config import Config
-from build_monitor.db import session_scope
-from build_monitor.models import NotificationRecord
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import NotificationRecord
 from build_monitor.notifications.config import ALL_EVENTS
 from build_monitor.notifications.events import CulpritInfo, NotificationEvent, RollbackInfo
 from build_monitor.notifications.signing import SIGNATURE_HEADER, verify_signature

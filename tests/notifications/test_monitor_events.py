@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from build_monitor.cli import app
-from build_monitor.sample_service import ServiceState, add_commit, render_main_rs
+from build_monitor.sample.service import ServiceState, add_commit, render_main_rs
 from flows.monitor import monitor
 from tests.configs import service_table, write_config
 from tests.notifications.conftest import Receiver

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 from typer.testing import CliRunner
 
-from build_monitor import crud
 from build_monitor.cli import app
-from build_monitor.db import session_scope
-from build_monitor.models import BuildCreate, BuildStatus
-from build_monitor.sample_service import SampleRepo
+from build_monitor.history import crud
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import BuildCreate, BuildStatus
+from build_monitor.sample.service import SampleRepo
 from tests.configs import _toml_value, service_table, write_config
 
 

@@ -13,9 +13,9 @@ from prefect.concurrency.sync import concurrency
 from prefect.variables import Variable
 
 from build_monitor.config import Config, load_config
-from build_monitor.db import session_scope
-from build_monitor.models import BuildStatus, Rollback, RollbackStatus
-from build_monitor.sample_service import SampleRepo, create_sample_service
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import BuildStatus, Rollback, RollbackStatus
+from build_monitor.sample.service import SampleRepo, create_sample_service
 from flows.rollback import ensure_concurrency_limit, maybe_auto_rollback, rollback_service
 from tests.rollback.helpers import record_build, rollback_config
 

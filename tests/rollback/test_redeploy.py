@@ -20,15 +20,15 @@ import docker
 import docker.errors
 import pytest
 
-from build_monitor.db import session_scope
-from build_monitor.docker_builder import COMMIT_LABEL, SERVICE_LABEL
-from build_monitor.health import free_port
-from build_monitor.models import Build, BuildStatus, Rollback
-from build_monitor.outcome import StepResult
+from build_monitor.builders.docker import COMMIT_LABEL, SERVICE_LABEL
+from build_monitor.builders.health import free_port
+from build_monitor.builders.result import StepResult
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import Build, BuildStatus, Rollback
 from build_monitor.rollback import live_container
-from build_monitor.sample_service import SampleRepo, create_sample_service
+from build_monitor.sample.service import SampleRepo, create_sample_service
+from tests.flows.test_check import remove_service_artifacts
 from tests.rollback.helpers import live_revision, rollback_config, run_cli
-from tests.test_check import remove_service_artifacts
 
 pytestmark = [pytest.mark.docker, pytest.mark.prefect]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from build_monitor.sample_service import SampleRepo, add_commit, create_sample_service
+from build_monitor.sample.service import SampleRepo, add_commit, create_sample_service
 from tests.rollback.helpers import rollback_config, run_cli
 
 pytestmark = [pytest.mark.prefect]

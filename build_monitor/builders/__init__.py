@@ -1,0 +1,1 @@
+"""Building, testing and health-checking one commit (Docker, BuildKit, local cargo)."""

@@ -1,0 +1,86 @@
+"""`build-monitor start`: the whole system on one machine — a Prefect API (the configured one,
+or a local server started and supervised here), the deployments served by a Prefect runner,
+and the REST/webhook API — stopped cleanly on SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+from contextlib import suppress
+from typing import TYPE_CHECKING
+
+from build_monitor.config import Config
+from build_monitor.prefect_runtime import (
+    PrefectApiChoice,
+    choose_prefect_api,
+    stop_local_server,
+    ui_url,
+)
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
+Log = Callable[[str], None]
+
+
+async def serve_until_stopped(
+    config: Config, api: PrefectApiChoice, deployments: list[RunnerDeployment], log: Log
+) -> None:
+    """Serve deployments and the API until SIGINT/SIGTERM, then stop both."""
+    from prefect.runner import Runner
+
+    from build_monitor.api.app import create_app
+    from build_monitor.api.background_server import running_server
+    from build_monitor.history.dashboard import DASHBOARD_SOURCES
+    from deployments.registry import start_rollback_via_prefect
+
+    runner = Runner(name="build-monitor", limit=None)
+    for deployment in deployments:
+        await runner.aadd_deployment(deployment)
+    app = create_app(
+        config,
+        start_rollback=start_rollback_via_prefect,
+        dashboard_sources=DASHBOARD_SOURCES,
+        ui_url=ui_url(api.url),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    host, port = config.server.host, config.server.port
+    with running_server(app, host=host, port=port, log_level=config.server.log_level.lower()):
+        log(f"API and webhooks on http://{host}:{port} (OpenAPI: /openapi.json)")
+        log(f"Prefect UI (the dashboard): {ui_url(api.url)}")
+        log(f"serving {len(deployments)} deployments: {', '.join(d.name for d in deployments)}")
+        runner_task = asyncio.create_task(runner.start(webserver=False))
+        stop_task = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({runner_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        log("stopping")
+        if runner_task not in done:
+            with suppress(Exception):
+                await runner.astop()
+            with suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(runner_task, timeout=30)
+        stop_task.cancel()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(signum)
+
+
+def run_system(config: Config, log: Log) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from deployments.registry import served_deployments
+
+    deployments = served_deployments(config)  # built outside the event loop: sync API
+    api = choose_prefect_api(log)
+    log(f"Prefect API: {api.url}{' (started here)' if api.started_here else ''}")
+    os.environ["PREFECT_API_URL"] = api.url  # for the API's event emitter and flow-run processes
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: api.url}):
+            asyncio.run(serve_until_stopped(config, api, deployments, log))
+    finally:
+        if api.started_here:
+            stop_local_server()
+            log("stopped the local Prefect server")

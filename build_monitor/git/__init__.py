@@ -1,0 +1,1 @@
+"""Git: bare mirrors per service and the worktree slots builds run in."""

@@ -1,0 +1,1 @@
+"""The history database: tables, migrations, CRUD, and what the dashboard and bisections read."""

@@ -1,0 +1,1 @@
+"""The generated sample Rust service, its offline base image, and the demo."""
