@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-import anyio.to_thread
 import httpx
-from prefect._internal.compatibility.async_dispatch import async_dispatch
-from prefect.blocks.abstract import NotificationBlock
 from prefect.types import SecretDict
-from pydantic import Field, SecretStr
+from pydantic import Field, HttpUrl, SecretStr
 
-from build_monitor.notifications.compose import compose_plain
-from build_monitor.notifications.http import encode_json, post_json
-from build_monitor.notifications.render import render_webhook
-from build_monitor.notifications.signing import SIGNATURE_HEADER, sign_body
-
-URL_ENV_VAR = "BUILD_MONITOR_WEBHOOK_URL"
-SECRET_ENV_VAR = "BUILD_MONITOR_WEBHOOK_SECRET"
+from blocks.notification_block import BuildMonitorNotificationBlock
+from build_monitor.notifications.senders import SignedWebhookSender
 
 
-class CustomWebhook(NotificationBlock):
+class CustomWebhook(BuildMonitorNotificationBlock):
     """POSTs the event as JSON with `X-Build-Monitor-Signature: sha256=<hex HMAC of the body>`.
 
     Prefect's CustomWebhookNotificationBlock templates form or JSON fields but cannot sign the
@@ -31,6 +22,8 @@ class CustomWebhook(NotificationBlock):
     _block_type_name = "Build Monitor Custom Webhook"
     _block_type_slug = "build-monitor-custom-webhook"
     _description = "JSON webhook signed with a shared secret, used by build-monitor."
+    # HMAC, the signature receivers verify.
+    _documentation_url = HttpUrl("https://www.rfc-editor.org/rfc/rfc2104")
 
     url: SecretStr = Field(title="URL", description="Where to POST the JSON.")
     secret: SecretStr | None = Field(
@@ -41,49 +34,18 @@ class CustomWebhook(NotificationBlock):
         default=None, description="Extra request headers, e.g. an Authorization token."
     )
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> CustomWebhook | None:
-        url = environ.get(URL_ENV_VAR, "").strip()
-        if not url:
-            return None
-        secret = environ.get(SECRET_ENV_VAR, "").strip()
-        return cls(url=SecretStr(url), secret=SecretStr(secret) if secret else None)
-
-    def _extra_headers(self) -> dict[str, str]:
-        values = self.headers.get_secret_value() if self.headers is not None else {}
-        return {str(key): str(value) for key, value in values.items()}
-
-    def secret_values(self) -> list[str]:
-        values = [self.url.get_secret_value(), *self._extra_headers().values()]
-        if self.secret is not None:
-            values.append(self.secret.get_secret_value())
-        return values
-
-    def send(
+    def get_client(
         self,
-        payload: Mapping[str, Any],
         *,
-        timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> None:
-        body = encode_json(payload)
-        headers = {**(extra_headers or {}), **self._extra_headers()}
-        if self.secret is not None:
-            headers[SIGNATURE_HEADER] = sign_body(self.secret.get_secret_value(), body)
-        post_json(
-            url=self.url.get_secret_value(),
-            body=body,
-            receiver="the webhook",
-            timeout=timeout,
+        headers: Mapping[str, str] | None = None,
+    ) -> SignedWebhookSender:
+        """The sender; `headers` are non-secret extras (from config.toml) the block's win over."""
+        values = self.headers.get_secret_value() if self.headers is not None else {}
+        return SignedWebhookSender(
+            self.url.get_secret_value(),
+            secret=self.secret.get_secret_value() if self.secret is not None else None,
+            secret_headers={str(key): str(value) for key, value in values.items()},
             headers=headers,
             transport=transport,
         )
-
-    async def anotify(self, body: str, subject: str | None = None) -> None:
-        payload = render_webhook(compose_plain(body, subject), None)
-        await anyio.to_thread.run_sync(lambda: self.send(payload))
-
-    @async_dispatch(anotify)
-    def notify(self, body: str, subject: str | None = None) -> None:  # type: ignore[override]
-        self.send(render_webhook(compose_plain(body, subject), None))

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import httpx
+from pydantic import Field, HttpUrl, SecretStr
 
-from pydantic import Field, SecretStr
-
-from blocks.chat_webhook import ChatWebhook
-from build_monitor.notifications.render import render_discord
-
-ENV_VAR = "DISCORD_WEBHOOK_URL"
+from blocks.notification_block import BuildMonitorNotificationBlock
+from build_monitor.notifications.senders import DiscordSender
 
 
-class DiscordWebhook(ChatWebhook):
+class DiscordWebhook(BuildMonitorNotificationBlock):
     """Posts to a Discord webhook (or anything that speaks its JSON) with httpx.
 
     Unlike Prefect's Apprise-based DiscordWebhook it accepts any URL and raises DeliveryError
@@ -22,12 +19,14 @@ class DiscordWebhook(ChatWebhook):
     _block_type_name = "Build Monitor Discord Webhook"
     _block_type_slug = "build-monitor-discord-webhook"
     _description = "Discord webhook used by build-monitor; raises when Discord refuses."
-
-    receiver: ClassVar[str] = "Discord"
-    env_var: ClassVar[str] = ENV_VAR
-    render = staticmethod(render_discord)
+    _documentation_url = HttpUrl(
+        "https://discord.com/developers/docs/resources/webhook#execute-webhook"
+    )
 
     url: SecretStr = Field(
         title="Webhook URL",
         description="The incoming webhook URL, e.g. https://discord.com/api/webhooks/...",
     )
+
+    def get_client(self, *, transport: httpx.BaseTransport | None = None) -> DiscordSender:
+        return DiscordSender(self.url.get_secret_value(), transport=transport)

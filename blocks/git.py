@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr
+from pydantic import Field, HttpUrl, SecretStr
 
 from build_monitor.git.repo import GitAuth
 
@@ -19,6 +19,7 @@ class GitCredentials(Block):
 
     _block_type_name = "Build Monitor Git Credentials"
     _description = "Credentials build-monitor uses to fetch and push service repositories."
+    _documentation_url = HttpUrl("https://git-scm.com/docs/gitcredentials")
 
     username: str = Field(default="git", description="User name for HTTPS (token auth).")
     token: SecretStr | None = Field(default=None, description="HTTPS access token or password.")

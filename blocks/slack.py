@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import httpx
+from pydantic import Field, HttpUrl, SecretStr
 
-from pydantic import Field, SecretStr
-
-from blocks.chat_webhook import ChatWebhook
-from build_monitor.notifications.render import render_slack
-
-ENV_VAR = "SLACK_WEBHOOK_URL"
+from blocks.notification_block import BuildMonitorNotificationBlock
+from build_monitor.notifications.senders import SlackSender
 
 
-class SlackWebhook(ChatWebhook):
+class SlackWebhook(BuildMonitorNotificationBlock):
     """Posts to a Slack incoming webhook (or anything that speaks its JSON) with httpx.
 
     Unlike Prefect's Apprise-based SlackWebhook it accepts any URL and raises DeliveryError
@@ -22,12 +19,12 @@ class SlackWebhook(ChatWebhook):
     _block_type_name = "Build Monitor Slack Webhook"
     _block_type_slug = "build-monitor-slack-webhook"
     _description = "Slack incoming webhook used by build-monitor; raises when Slack refuses."
-
-    receiver: ClassVar[str] = "Slack"
-    env_var: ClassVar[str] = ENV_VAR
-    render = staticmethod(render_slack)
+    _documentation_url = HttpUrl("https://api.slack.com/messaging/webhooks")
 
     url: SecretStr = Field(
         title="Webhook URL",
         description="The incoming webhook URL, e.g. https://hooks.slack.com/...",
     )
+
+    def get_client(self, *, transport: httpx.BaseTransport | None = None) -> SlackSender:
+        return SlackSender(self.url.get_secret_value(), transport=transport)

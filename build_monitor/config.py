@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,7 +29,7 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
 
 
 class ServerConfig(_Strict):
@@ -254,11 +256,31 @@ def format_validation_error(exc: ValidationError, data: dict[str, Any], path: Pa
     return "\n".join(lines)
 
 
+def non_finite_keys(value: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """Where a validated config holds inf or nan, in any section (each section's model is
+    declared in its own package; this one walk covers them all)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield loc
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from non_finite_keys(getattr(value, name), (*loc, name))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from non_finite_keys(item, (*loc, index))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from non_finite_keys(item, (*loc, str(key)))
+
+
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, data, path)) from None
+    infinite = [_format_location(loc, data) for loc in non_finite_keys(config)]
+    if infinite:
+        lines = [f"  {key}: Input should be a finite number" for key in infinite]
+        raise ConfigError("\n".join([f"invalid configuration in {path}:", *lines]))
     config.source = path
     base = path.parent
     for service in config.services:

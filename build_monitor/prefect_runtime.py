@@ -1,8 +1,16 @@
-"""Which Prefect API commands use: $PREFECT_API_URL when set, else a local Prefect server that
-build-monitor starts once (SQLite under its data dir) and reuses across commands."""
+"""The one place that decides which Prefect API build-monitor uses: $PREFECT_API_URL (or the
+Prefect profile's) when set, else a local Prefect server that build-monitor starts once (SQLite
+under its data dir) and reuses across commands.
+
+Prefect reads its settings from a context variable, falling back to a process-global copy of
+the environment taken when `prefect` was first imported. So choosing the API later must set all
+three: the context (this thread), the environment (subprocesses: flow runs, servers), and every
+thread build-monitor starts must run in a copy of the chooser's context (`in_current_context`).
+"""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import signal
@@ -145,13 +153,33 @@ def ui_url(api_url: str) -> str:
 
 
 @contextmanager
-def prefect_api(progress: Callable[[str], None] = lambda _: None) -> Iterator[str]:
-    """Run the block with Prefect pointed at the API `resolve_api_url` chose."""
+def using_prefect_api(api_url: str) -> Iterator[str]:
+    """Point this context and every subprocess started inside the block at `api_url`."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    api_url = resolve_api_url(progress)
-    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+    previous = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = api_url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            yield api_url
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous
+
+
+@contextmanager
+def prefect_api(progress: Callable[[str], None] = lambda _: None) -> Iterator[str]:
+    """Run the block with Prefect pointed at the API `resolve_api_url` chose."""
+    with using_prefect_api(resolve_api_url(progress)) as api_url:
         yield api_url
+
+
+def in_current_context(target: Callable[[], object]) -> Callable[[], object]:
+    """`target`, to run on another thread with this thread's context (so its Prefect settings)."""
+    context = contextvars.copy_context()
+    return lambda: context.run(target)
 
 
 def stop_local_server() -> bool:

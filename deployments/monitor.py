@@ -11,21 +11,18 @@ from prefect import Flow
 from prefect.deployments.runner import RunnerDeployment
 
 from build_monitor.config import Config, ServiceConfig
+from build_monitor.webhooks.events import monitor_deployment_name
 from flows.check import check_commit
 from flows.monitor import monitor
 
 MONITOR_TAG = "build-monitor"
 
 
-def monitor_deployment_name(service: ServiceConfig) -> str:
-    return f"monitor-{service.name}"
-
-
 def monitor_deployment(
     service: ServiceConfig, config_path: str, flow: Flow[..., Any] = monitor
 ) -> RunnerDeployment:
     deployment = flow.to_deployment(
-        name=monitor_deployment_name(service),
+        name=monitor_deployment_name(service.name),
         interval=timedelta(seconds=service.poll_interval_seconds),
         parameters={"service": service.name, "config_path": config_path},
         tags=[MONITOR_TAG, f"service:{service.name}"],

@@ -11,15 +11,19 @@ from typing import cast
 
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events import DeploymentEventTrigger
+from prefect.runner.storage import LocalStorage
 
 from build_monitor.api.rollback import RollbackStarted, RollbackUnavailable
 from build_monitor.config import Config, load_config
+from build_monitor.rollback.actions import EMERGENCY, ROLLBACK
 from build_monitor.webhooks.events import push_trigger
+from deployments.bisect import bisect_deployment
 from deployments.monitor import check_deployment, monitor_deployment
+from deployments.rollback import rollback_deployments
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-ROLLBACK_DEPLOYMENT = "rollback/rollback"
-EMERGENCY_DEPLOYMENT = "emergency-rollback/emergency-rollback"
+ROLLBACK_DEPLOYMENT = ROLLBACK.deployment
+EMERGENCY_DEPLOYMENT = EMERGENCY.deployment
 
 
 def served_deployments(config: Config) -> list[RunnerDeployment]:
@@ -32,26 +36,9 @@ def served_deployments(config: Config) -> list[RunnerDeployment]:
         deployment.triggers = [DeploymentEventTrigger(**push_trigger(service.name))]
         deployments.append(deployment)
     deployments.append(check_deployment(config_path))
-    deployments.extend(_optional_deployments(config_path))
+    deployments.append(bisect_deployment(config_path))
+    deployments.extend(rollback_deployments(config_path))
     return deployments
-
-
-def _optional_deployments(config_path: str) -> list[RunnerDeployment]:
-    """Bisect and rollback deployments, from their modules."""
-    found: list[RunnerDeployment] = []
-    try:
-        from deployments.bisect import bisect_deployment
-    except ImportError:
-        pass
-    else:
-        found.append(bisect_deployment(config_path))
-    try:
-        from deployments.rollback import rollback_deployments
-    except ImportError:
-        pass
-    else:
-        found.extend(rollback_deployments(config_path))
-    return found
 
 
 async def start_rollback_via_prefect(
@@ -90,7 +77,8 @@ def register(config: Config, work_pool: str) -> list[str]:
         os.chdir(previous)
     ids = []
     for deployment in deployments:
-        deployment._path = str(PROJECT_DIR)  # where a process worker runs the entrypoint
+        # A process worker runs the entrypoint from here: a `set_working_directory` pull step.
+        deployment.storage = LocalStorage(str(PROJECT_DIR))
         ids.append(str(deployment.apply(work_pool_name=work_pool)))
     return ids
 

@@ -7,75 +7,52 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from build_monitor.bisection.plan import first_failed_commit
 from build_monitor.config import Config, ServiceConfig, load_config
-from build_monitor.errors import BuildMonitorError, GitError
-from build_monitor.git.repo import CommitInfo, commit_info, is_ancestor, is_on_branch, list_commits
-from build_monitor.history import bisections, crud
-from build_monitor.history.db import session_scope
-from build_monitor.history.models import ServiceState
+from build_monitor.errors import BuildMonitorError
+from build_monitor.git.repo import CommitInfo
+from build_monitor.history.monitor_plan import pending_commits, starts_bisection, window_size
 from build_monitor.history.reports import BuildReport
+from build_monitor.notifications.build_events import build_event
 from flows.bisect import bisect
-from flows.check import check_and_record, load_git_credentials
-from flows.notifying import BackgroundNotifier, build_event
-from tasks.git import fetch_repository
+from flows.notifying import BackgroundNotifier
+from tasks.artifacts import publish_dashboard
+from tasks.blocks import load_git_credentials
+from tasks.check import check_and_record
+from tasks.git import fetch_repository, list_commit_range, resolve_branch_head
+from tasks.history import (
+    find_built_commits,
+    find_last_passing_ancestor,
+    find_recorded_observations,
+    read_service_state,
+    register_service,
+)
+from tasks.rollback import recover_service
+from tasks.run_labels import label_flow_run, run_tags
 
 
-def commits_to_build(
+def _commits_to_build(
     config: Config, service: ServiceConfig, mirror: Path, head: str
 ) -> list[CommitInfo]:
-    """The commits after the newest already-built one, oldest first; only the newest unless
-    `build_each_commit`, and never more than `max_commits_per_run`."""
-    window = list_commits(
-        mirror, since=None, until=head, limit=max(service.max_commits_per_run, 200)
+    window = list_commit_range(
+        mirror, since=None, until=head, limit=window_size(service.max_commits_per_run)
     )
-    with session_scope(config.database_url) as session:
-        built = crud.built_commits(
-            session=session, service=service.name, commits=[c.sha for c in window]
-        )
-    pending: list[CommitInfo] = []
-    for info in reversed(window):
-        if info.sha in built:
-            break
-        pending.append(info)
-    pending.reverse()
-    if not pending:
-        return []
-    if not service.build_each_commit:
-        return pending[-1:]
-    return pending[-service.max_commits_per_run :]
-
-
-def bisect_bounds(
-    config: Config, service: ServiceConfig, mirror: Path, head: str
-) -> tuple[str, str] | None:
-    """Good: the last passing build before `head`; bad: the first failing commit after it."""
-    key = service.build_config_key
-    with session_scope(config.database_url) as session:
-        last_good = bisections.last_passing_ancestor_build(
-            session=session,
-            service=service.name,
-            config_key=key,
-            is_ancestor=lambda c: c != head and is_ancestor(mirror, c, head),
-        )
-        if last_good is None:
-            return None
-        after = [c.sha for c in list_commits(mirror, since=last_good.commit, until=head)]
-        recorded = bisections.recorded_observations(
-            session=session, service=service.name, config_key=key, commits=after
-        )
-    failed = {o.commit for _, o in recorded if o.outcome == "failed"}
-    bad = next((sha for sha in after if sha in failed), head)
-    return last_good.commit, bad
+    built = find_built_commits(config, service.name, [c.sha for c in window])
+    return pending_commits(
+        window,
+        built,
+        build_each_commit=service.build_each_commit,
+        max_commits=service.max_commits_per_run,
+    )
 
 
 def _bisect_new_failure(
     config: Config, service: ServiceConfig, mirror: Path, head: str
 ) -> dict[str, object] | None:
+    """Bisect from the last passing build before `head` to the first failing commit after it."""
     logger = get_run_logger()
-    if not service.bisect.auto:
-        return None
-    bounds = bisect_bounds(config, service, mirror, head)
-    if bounds is None:
+    good = find_last_passing_ancestor(config, service, mirror, head)
+    if good is None:
         logger.warning(
             "%s turned red but no passing build is recorded before it: "
             "run `build-monitor bisect %s --good REF`",
@@ -83,7 +60,8 @@ def _bisect_new_failure(
             service.name,
         )
         return None
-    good, bad = bounds
+    after = [c.sha for c in list_commit_range(mirror, since=good, until=head)]
+    bad = first_failed_commit(after, find_recorded_observations(config, service, after), head)
     try:
         return bisect(
             service=service.name,
@@ -95,12 +73,6 @@ def _bisect_new_failure(
     except BuildMonitorError as exc:
         logger.error("%s: the bisection could not run: %s", service.name, exc)
         return None
-
-
-def _service_state(config: Config, service: str) -> ServiceState:
-    with session_scope(config.database_url) as session:
-        record = crud.get_service(session=session, name=service)
-        return record.state if record else ServiceState.unknown
 
 
 def _monitor_run_name() -> str:
@@ -123,19 +95,17 @@ def monitor(
     logger = get_run_logger()
     config = load_config(Path(config_path) if config_path else None)
     service_config = config.service(service)
+    recover_service(config, service_config)  # a rollback killed mid-handover left it down
     mirror = fetch_repository(
         service_config, config.cache_dir, load_git_credentials(service_config)
     )
-    branch_ref = f"refs/heads/{service_config.branch}"
-    head = commit_info(mirror, branch_ref).sha
-    if commit:
-        if not is_on_branch(mirror, commit, service_config.branch):
-            raise GitError(f"{commit[:12]} is not on {service_config.branch}")
-        head = commit_info(mirror, commit).sha
-    pending = commits_to_build(config, service_config, mirror, head)
+    head = resolve_branch_head(mirror, service_config.branch, commit).sha
+    name = f"monitor {service} @ {head[:7]}"
+    label_flow_run(run_tags(service, "monitor"), name, return_state=True)
+    pending = _commits_to_build(config, service_config, mirror, head)
     if not pending:
         logger.info("%s: nothing new at %s", service, head[:10])
-    previous = _service_state(config, service)
+    previous = read_service_state(config, service)
     notifier = BackgroundNotifier(config)
     reports: list[BuildReport] = []
     for index, info in enumerate(pending):
@@ -148,18 +118,12 @@ def monitor(
     if reports and (event := build_event(service_config, reports[-1], previous)):
         notifier.send(event)
     bisection = None
-    if reports and reports[-1].status == "failed" and previous != ServiceState.failing:
+    newest_status = reports[-1].status if reports else None
+    if starts_bisection(newest_status, previous, auto=service_config.bisect.auto):
         bisection = _bisect_new_failure(config, service_config, mirror, head)
     notifier.wait()
-    with session_scope(config.database_url) as session:
-        crud.upsert_service(
-            session=session,
-            name=service_config.name,
-            repo=service_config.repo,
-            branch=service_config.branch,
-        )
-        record = crud.get_service(session=session, name=service)
-        state = record.state if record else ServiceState.unknown
+    state = register_service(config, service_config)
+    publish_dashboard(config, service_config)
     return {
         "service": service,
         "head": head,

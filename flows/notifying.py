@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from build_monitor.config import Config, ServiceConfig
-from build_monitor.history.models import ServiceState
-from build_monitor.history.reports import BuildReport
-from build_monitor.notifications.config import EventName
+from prefect.context import FlowRunContext, TaskRunContext
+
+from blocks.notification_channels import sender_for
+from build_monitor.config import Config
+from build_monitor.notifications import dispatch
+from build_monitor.notifications.build_events import build_event
+from build_monitor.notifications.dispatch import DeliveryResult
 from build_monitor.notifications.events import NotificationEvent
-from tasks.notify import DeliveryResult, notify
+from tasks.notify import send_notification
+
+__all__ = ["BackgroundNotifier", "build_event", "notify"]
+
+
+def notify(
+    event: NotificationEvent, *, config: Config, environ: Mapping[str, str] | None = None
+) -> list[DeliveryResult]:
+    """dispatch.notify with saved blocks; inside a run each send is a `send-<entry>` task run."""
+    in_run = FlowRunContext.get() is not None or TaskRunContext.get() is not None
+    return dispatch.notify(
+        event,
+        config=config,
+        senders=sender_for,
+        send=send_notification if in_run else dispatch.send_now,
+        environ=environ,
+    )
 
 
 class BackgroundNotifier:
@@ -31,28 +51,3 @@ class BackgroundNotifier:
 
     def wait(self, timeout: float | None = 120) -> None:
         wait(self._pending, timeout=timeout)
-
-
-def build_event(
-    service: ServiceConfig, report: BuildReport, previous: ServiceState
-) -> NotificationEvent | None:
-    """build_failed for a failing head, build_recovered when a failing service passes again."""
-    kind: EventName
-    if report.status == "failed":
-        kind = "build_failed"
-    elif report.status == "passed" and previous == ServiceState.failing:
-        kind = "build_recovered"
-    else:
-        return None
-    return NotificationEvent(
-        event=kind,
-        service=service.name,
-        commit=report.commit,
-        author=report.author,
-        subject=report.subject,
-        branch=service.branch,
-        stage=report.stage,
-        signature=report.signature,
-        log_excerpt=report.log_excerpt,
-        flow_run_id=report.flow_run_id,
-    )

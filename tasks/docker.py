@@ -7,8 +7,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import docker
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect_docker import DockerHost
 
@@ -18,7 +16,10 @@ from build_monitor.builders.docker import DOCKER_UNREACHABLE
 from build_monitor.builders.result import StepResult
 from build_monitor.config import ServiceConfig
 from build_monitor.errors import InfrastructureError
-from tasks.retry import is_infrastructure_failure, with_attempts
+from tasks.retry import INFRASTRUCTURE_TASK, TaskPolicy, attempt_result
+
+# Pruning is housekeeping: one more try on any failure, and the caller never waits on it.
+_PRUNE_TASK = TaskPolicy(retries=1, retry_delay_seconds=5)
 
 
 @contextmanager
@@ -32,20 +33,7 @@ def docker_client(docker_host: DockerHost) -> Iterator[docker.DockerClient]:
         yield client
 
 
-def raise_if_infrastructure(result: StepResult) -> StepResult:
-    if result.status == "error":
-        raise InfrastructureError(result.signature or "infrastructure error")
-    return result
-
-
-@task(
-    retries=1,
-    retry_delay_seconds=5,
-    retry_condition_fn=is_infrastructure_failure,
-    timeout_seconds=3600,
-    cache_policy=NO_CACHE,
-    task_run_name="docker build {commit:.10}",
-)
+@INFRASTRUCTURE_TASK(task_run_name="docker build {commit:.10}")
 def build_image(
     docker_host: DockerHost, service: ServiceConfig, context: Path, commit: str
 ) -> StepResult:
@@ -54,27 +42,20 @@ def build_image(
         result = docker_builder.build_image(
             client, service=service, context=context, commit=commit, on_line=logger.debug
         )
-    return raise_if_infrastructure(with_attempts(result))
+    return attempt_result(result)
 
 
-@task(
-    retries=1,
-    retry_delay_seconds=5,
-    retry_condition_fn=is_infrastructure_failure,
-    timeout_seconds=3600,
-    cache_policy=NO_CACHE,
-    task_run_name="health {commit:.10}",
-)
+@INFRASTRUCTURE_TASK(task_run_name="health {commit:.10}")
 def check_image_health(
     docker_host: DockerHost, service: ServiceConfig, image: str, commit: str
 ) -> StepResult:
     with docker_client(docker_host) as client:
         health.remove_orphan_containers(client, service=service.name)
         result = health.check_container_health(client, service=service, image=image, commit=commit)
-    return raise_if_infrastructure(with_attempts(result))
+    return attempt_result(result)
 
 
-@task(retries=1, retry_delay_seconds=5, timeout_seconds=300, cache_policy=NO_CACHE)
+@_PRUNE_TASK()
 def prune_service_images(
     docker_host: DockerHost, service: ServiceConfig, protect: set[str]
 ) -> list[str]:

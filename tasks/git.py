@@ -1,28 +1,21 @@
-"""Git tasks: fetch a service repository, resolve and list its commits."""
+"""Git tasks: fetch a service repository into its mirror, and read commits from the mirror."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import task
-
 from blocks.git import GitCredentials
 from build_monitor.config import ServiceConfig
-from build_monitor.git.repo import CommitInfo, commit_info, sync_repository
-from tasks.retry import is_infrastructure_failure
+from build_monitor.git import repo
+from build_monitor.git.repo import CommitInfo
+from tasks.retry import FETCH_TASK, LOCAL_GIT_TASK
 
 
-@task(
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=is_infrastructure_failure,
-    timeout_seconds=600,
-    task_run_name="fetch {service.name}",
-)
+@FETCH_TASK(task_run_name="fetch {service.name}")
 def fetch_repository(
     service: ServiceConfig, cache_dir: Path, credentials: GitCredentials | None = None
 ) -> Path:
-    return sync_repository(
+    return repo.sync_repository(
         repo_url=service.repo,
         branch=service.branch,
         cache_dir=cache_dir,
@@ -31,6 +24,32 @@ def fetch_repository(
     )
 
 
-@task(timeout_seconds=60)
+@LOCAL_GIT_TASK()
 def resolve_commit_info(mirror: Path, ref: str) -> CommitInfo:
-    return commit_info(mirror, ref)
+    return repo.commit_info(mirror, ref)
+
+
+@LOCAL_GIT_TASK()
+def list_commit_range(
+    mirror: Path, since: str | None, until: str, first_parent: bool = True, limit: int = 0
+) -> list[CommitInfo]:
+    """Commits after `since` (exclusive) up to `until` (inclusive), oldest first."""
+    return repo.list_commits(
+        mirror, since=since, until=until, first_parent=first_parent, limit=limit
+    )
+
+
+@LOCAL_GIT_TASK()
+def check_ancestry(mirror: Path, ancestor: str, descendant: str) -> bool:
+    return repo.is_ancestor(mirror, ancestor, descendant)
+
+
+@LOCAL_GIT_TASK(task_run_name="diffstat {sha:.10}")
+def read_diffstat(mirror: Path, sha: str) -> str:
+    return repo.diffstat(mirror, sha)
+
+
+@LOCAL_GIT_TASK()
+def resolve_branch_head(mirror: Path, branch: str, pushed: str | None = None) -> CommitInfo:
+    """The branch's head, or the pushed commit of a push event (which must be on the branch)."""
+    return repo.branch_head(mirror, branch, pushed)

@@ -1,31 +1,24 @@
-"""History tasks: record builds and service state in the history database."""
+"""History tasks: record builds and service state, and read what earlier builds found."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-from sqlalchemy.exc import OperationalError
-
+from build_monitor.bisection import Observation
 from build_monitor.builders.result import StepResult
 from build_monitor.config import Config, ServiceConfig
-from build_monitor.git.repo import CommitInfo
-from build_monitor.history import crud
+from build_monitor.git.repo import CommitInfo, is_ancestor
+from build_monitor.history import bisections, crud
 from build_monitor.history.db import session_scope
-from build_monitor.history.models import Build, BuildCreate, BuildStatus, ServiceState
-from tasks.retry import retry_when_raised
-
-_DB_TASK = {
-    "retries": 3,
-    "retry_delay_seconds": [1, 2, 5],
-    "retry_condition_fn": retry_when_raised(OperationalError),
-    "timeout_seconds": 60,
-    "cache_policy": NO_CACHE,
-}
+from build_monitor.history.models import Build, BuildCreate, ServiceState
+from build_monitor.history.results import finish_build_or_spool
+from build_monitor.history.spool import BuildResult
+from tasks.retry import DATABASE_TASK
 
 
-@task(**_DB_TASK)  # type: ignore[call-overload]
+@DATABASE_TASK()
 def record_build_start(
     config: Config,
     service: ServiceConfig,
@@ -59,13 +52,14 @@ def record_build_start(
         return build.id
 
 
-@task(**_DB_TASK)  # type: ignore[call-overload]
+@DATABASE_TASK()
 def record_build_result(
     config: Config, build_id: int, result: StepResult, update_state: bool
 ) -> Build:
-    with session_scope(config.database_url) as session:
-        build = crud.finish_build(
-            session=session,
+    """Finish the build; a result the database cannot take is kept in the local spool."""
+    return finish_build_or_spool(
+        database_url=config.database_url,
+        result=BuildResult(
             build_id=build_id,
             status=result.status,
             stage=result.stage,
@@ -73,10 +67,67 @@ def record_build_result(
             log_excerpt=result.log_excerpt,
             image=result.image,
             attempts=result.attempts,
+            update_state=update_state,
+        ),
+    )
+
+
+@DATABASE_TASK()
+def find_built_commits(config: Config, service: str, commits: Sequence[str]) -> set[str]:
+    with session_scope(config.database_url) as session:
+        return crud.built_commits(session=session, service=service, commits=commits)
+
+
+@DATABASE_TASK()
+def read_service_state(config: Config, service: str) -> ServiceState:
+    with session_scope(config.database_url) as session:
+        record = crud.get_service(session=session, name=service)
+        return record.state if record else ServiceState.unknown
+
+
+@DATABASE_TASK()
+def register_service(config: Config, service: ServiceConfig) -> ServiceState:
+    """Record the service (repo and branch as configured now); its state."""
+    with session_scope(config.database_url) as session:
+        record = crud.upsert_service(
+            session=session, name=service.name, repo=service.repo, branch=service.branch
         )
-        if update_state and result.status in (BuildStatus.passed, BuildStatus.failed):
-            state = ServiceState.healthy if result.passed else ServiceState.failing
-            crud.set_service_state(
-                session=session, name=build.service, state=state, last_build_id=build.id
-            )
-        return build
+        return record.state
+
+
+@DATABASE_TASK()
+def find_recorded_observations(
+    config: Config, service: ServiceConfig, commits: Sequence[str]
+) -> list[Observation]:
+    """Finished builds of these commits under the service's builder config, oldest first."""
+    with session_scope(config.database_url) as session:
+        recorded = bisections.recorded_observations(
+            session=session,
+            service=service.name,
+            config_key=service.build_config_key,
+            commits=commits,
+        )
+    return [observation for _, observation in recorded]
+
+
+@DATABASE_TASK()
+def find_last_passing_ancestor(
+    config: Config, service: ServiceConfig, mirror: Path, descendant: str
+) -> str | None:
+    """The newest commit before `descendant` with a passing build (same builder config)."""
+    with session_scope(config.database_url) as session:
+        build = bisections.last_passing_ancestor_build(
+            session=session,
+            service=service.name,
+            config_key=service.build_config_key,
+            is_ancestor=lambda c: c != descendant and is_ancestor(mirror, c, descendant),
+        )
+        return build.commit if build else None
+
+
+@DATABASE_TASK()
+def read_log_excerpt(config: Config, service: str, commit: str) -> str | None:
+    """The log excerpt of the commit's latest finished build."""
+    with session_scope(config.database_url) as session:
+        build = crud.latest_final_build_for_commit(session=session, service=service, commit=commit)
+        return build.log_excerpt if build else None

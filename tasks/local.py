@@ -4,26 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from build_monitor.builders import health
 from build_monitor.builders import local as local_builder
 from build_monitor.builders.result import StepResult
 from build_monitor.config import ServiceConfig
-from tasks.docker import raise_if_infrastructure
-from tasks.retry import is_infrastructure_failure, with_attempts
+from tasks.retry import INFRASTRUCTURE_TASK, attempt_result
 
 
-@task(
-    retries=1,
-    retry_delay_seconds=5,
-    retry_condition_fn=is_infrastructure_failure,
-    timeout_seconds=3600,
-    cache_policy=NO_CACHE,
-    task_run_name="local build {commit:.10}",
-)
+@INFRASTRUCTURE_TASK(task_run_name="local build {commit:.10}")
 def build_in_worktree(
     service: ServiceConfig, worktree: Path, commit: str, target_dir: Path | None
 ) -> StepResult:
@@ -31,19 +21,12 @@ def build_in_worktree(
     result = local_builder.build_locally(
         service=service, worktree=worktree, target_dir=target_dir, on_line=logger.debug
     )
-    return raise_if_infrastructure(with_attempts(result))
+    return attempt_result(result)
 
 
-@task(
-    retries=1,
-    retry_delay_seconds=5,
-    retry_condition_fn=is_infrastructure_failure,
-    timeout_seconds=3600,
-    cache_policy=NO_CACHE,
-    task_run_name="health {commit:.10}",
-)
+@INFRASTRUCTURE_TASK(task_run_name="health {commit:.10}")
 def check_command_health(service: ServiceConfig, worktree: Path, commit: str) -> StepResult:
     result = health.check_process_health(
         service=service, workdir=worktree, log_path=worktree.parent / f"{worktree.name}.health.log"
     )
-    return raise_if_infrastructure(with_attempts(result))
+    return attempt_result(result)

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+import uuid
 from pathlib import Path
 from typing import Any
 
 from build_monitor.sample.service import SampleRepo
+
+# Service names a test creates Docker things for carry this, so a user's own service (say
+# `sample-svc`, the demo's) is never built, replaced, pruned or removed by the suite.
+SESSION_TAG = uuid.uuid4().hex[:8]
+_numbers = itertools.count()
+
+
+def unique_service_name(prefix: str = "svc") -> str:
+    """A service name no user has and no other test of this session uses."""
+    return f"{prefix}-{SESSION_TAG}-{next(_numbers)}"
 
 
 def _toml_value(value: Any) -> str:

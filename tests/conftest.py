@@ -9,8 +9,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-os.environ.setdefault("BUILD_MONITOR_DATA_DIR", tempfile.mkdtemp(prefix="bm-test-data-"))
-for _name in ("BUILD_MONITOR_CONFIG", "BUILD_MONITOR_HOST", "BUILD_MONITOR_PORT", "LOG_LEVEL"):
+# Never the user's things: not their data dir (whose server.json would point the stray-server
+# check below at their own Prefect server), not their Prefect profile or API, not their config.
+os.environ["BUILD_MONITOR_DATA_DIR"] = tempfile.mkdtemp(prefix="bm-test-data-")
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="bm-test-prefect-home-")
+for _name in (
+    "BUILD_MONITOR_CONFIG",
+    "BUILD_MONITOR_HOST",
+    "BUILD_MONITOR_PORT",
+    "LOG_LEVEL",
+    "PREFECT_API_URL",
+    "PREFECT_API_KEY",
+    "PREFECT_PROFILE",
+):
     os.environ.pop(_name, None)
 
 import pytest  # noqa: E402

@@ -10,12 +10,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-__all__ = ["postgres_url"]
+__all__ = ["new_postgres_database", "postgres_url"]
 
 
 def _pg_binary(name: str) -> str | None:
@@ -80,3 +81,25 @@ def postgres_url() -> Iterator[str]:
         )
         if Path(root).exists():
             shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def new_postgres_database(postgres_url: str) -> Iterator[Callable[[], str]]:
+    """Make empty databases on the session's server; the URL of each. Dropped after the test."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE {name}"))
+        made.append(name)
+        return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+
+    yield make
+    with admin.connect() as connection:
+        for name in made:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()

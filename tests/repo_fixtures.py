@@ -19,15 +19,19 @@ import docker.models.images
 import pytest
 import requests
 
+from build_monitor.builders.docker import SERVICE_LABEL
 from build_monitor.errors import InfrastructureError
 from build_monitor.sample.rust_image import ensure_rust_image
 from build_monitor.sample.service import SampleRepo, Scenario, create_sample_service
+from tests.configs import unique_service_name
 
 __all__ = [
     "SampleRepoFactory",
     "build_sample_image",
     "docker_client",
+    "docker_service_name",
     "remove_image_and_stages",
+    "remove_service_artifacts",
     "rust_image",
     "sample_repo",
 ]
@@ -58,6 +62,25 @@ def rust_image(docker_client: docker.DockerClient) -> str:
         return ensure_rust_image(docker_client)
     except InfrastructureError as error:
         pytest.fail(f"could not provide the Rust build image: {error}")
+
+
+def remove_service_artifacts(client: docker.DockerClient, service: str) -> None:
+    """Remove the containers and images labelled with `service` (a name this test made up)."""
+    label = {"label": f"{SERVICE_LABEL}={service}"}
+    for container in client.containers.list(all=True, filters=label):
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+    for image in client.images.list(filters=label):
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            client.images.remove(image.id, force=True)
+
+
+@pytest.fixture
+def docker_service_name(docker_client: docker.DockerClient) -> Iterator[str]:
+    """A service name unique to this test; what Docker holds for it is removed afterwards."""
+    name = unique_service_name()
+    yield name
+    remove_service_artifacts(docker_client, name)
 
 
 @pytest.fixture

@@ -101,6 +101,28 @@ def test_invalid_service_values(tmp_path: Path, snippet: str, key: str) -> None:
     assert key in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("snippet", "key"),
+    [
+        ("build_timeout_seconds = inf", "services[0] (a).build_timeout_seconds"),
+        ("build_timeout_seconds = nan", "services[0] (a).build_timeout_seconds"),
+        ('build_timeout_seconds = "inf"', "services[0] (a).build_timeout_seconds"),
+        ("cpus = inf", "services[0] (a).cpus"),
+        ("[services.health]\nport = 1\ntimeout_seconds = nan", "services[0] (a).health.timeout"),
+        ("[services.rollback]\nmax_culprit_age_hours = inf", "(a).rollback.max_culprit_age_hours"),
+        ("[services.rollback]\nlock_timeout_seconds = inf", "(a).rollback.lock_timeout_seconds"),
+    ],
+)
+def test_non_finite_numbers_are_rejected_in_every_section(
+    tmp_path: Path, snippet: str, key: str
+) -> None:
+    text = f'[[services]]\nname = "a"\nrepo = "/r"\n{snippet}\n'
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert key in str(info.value)
+    assert "finite number" in str(info.value)
+
+
 def test_local_builder_with_health_needs_a_command(tmp_path: Path) -> None:
     text = '[[services]]\nname = "a"\nrepo = "/r"\nbuilder = "local"\n[services.health]\nport = 1\n'
     with pytest.raises(ConfigError, match=r"health\.command is required"):

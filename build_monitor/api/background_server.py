@@ -11,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from build_monitor.errors import InfrastructureError
+from build_monitor.prefect_runtime import in_current_context
 
 
 @contextmanager
@@ -26,7 +27,8 @@ def running_server(
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
     )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    # The API starts flow runs and emits events: it must see the Prefect API its caller chose.
+    thread = threading.Thread(target=in_current_context(server.run), name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout_seconds
     while not server.started:

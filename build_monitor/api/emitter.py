@@ -8,14 +8,29 @@ server accepted the events into its event pipeline, where deployment triggers se
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from build_monitor.webhooks.events import monitor_deployment_name
+
+# A monitor run scheduled this close to now counts as due: it starts as soon as it can.
+_DUE_SLACK = timedelta(seconds=5)
+
 
 class EmitError(Exception):
     """The events did not reach the Prefect server."""
+
+
+@dataclass(frozen=True)
+class MonitorRuns:
+    """What the Prefect API says about the services' monitor runs."""
+
+    waiting: set[str]  # a due monitor run that has not started (it will fetch the newest head)
+    created_since_emit: set[str]  # a run created since our last push event for the service
 
 
 class EventEmitter:
@@ -23,6 +38,12 @@ class EventEmitter:
 
     async def emit(self, events: Sequence[dict[str, Any]]) -> None:
         raise NotImplementedError
+
+    async def monitor_runs(
+        self, services: Collection[str], *, last_emitted: Mapping[str, datetime]
+    ) -> MonitorRuns | None:
+        """None when this sink cannot tell (then pushes coalesce only within a batch)."""
+        return None
 
     async def check(self) -> str | None:
         """None when the event sink is reachable, else what is wrong."""
@@ -68,6 +89,50 @@ class PrefectEventsEmitter(EventEmitter):
             raise EmitError(f"Prefect API unreachable: {type(exc).__name__}") from None
         if response.status_code >= 300:
             raise EmitError(f"Prefect API answered {response.status_code} to POST /events")
+
+    async def monitor_runs(
+        self, services: Collection[str], *, last_emitted: Mapping[str, datetime]
+    ) -> MonitorRuns | None:
+        now = datetime.now(UTC)
+        waiting: set[str] = set()
+        created: set[str] = set()
+        try:
+            for service in services:
+                due = {"type": {"any_": ["SCHEDULED", "PENDING"]}}
+                if await self._any_run(service, state=due, before=now + _DUE_SLACK):
+                    waiting.add(service)
+                emitted_at = last_emitted.get(service)
+                if emitted_at is not None and await self._any_run(
+                    service, after=emitted_at - timedelta(seconds=1), before=now + _DUE_SLACK
+                ):
+                    created.add(service)
+        except httpx.HTTPError as exc:
+            raise EmitError(f"Prefect API unreachable: {type(exc).__name__}") from None
+        return MonitorRuns(waiting=waiting, created_since_emit=created)
+
+    async def _any_run(
+        self,
+        service: str,
+        *,
+        before: datetime,
+        after: datetime | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> bool:
+        start: dict[str, str] = {"before_": before.isoformat()}
+        if after is not None:
+            start["after_"] = after.isoformat()
+        runs: dict[str, Any] = {"expected_start_time": start}
+        if state is not None:
+            runs["state"] = state
+        body = {
+            "deployments": {"name": {"any_": [monitor_deployment_name(service)]}},
+            "flow_runs": runs,
+            "limit": 1,
+        }
+        response = await self._ensure_client().post("flow_runs/filter", json=body)
+        if response.status_code >= 300:
+            raise EmitError(f"Prefect API answered {response.status_code} to flow_runs/filter")
+        return bool(response.json())
 
     async def check(self) -> str | None:
         try:

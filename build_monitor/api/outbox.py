@@ -1,7 +1,13 @@
 """The webhook outbox: every accepted delivery is recorded before it is answered, then relayed
 to Prefect by one background worker. Rows still `emitted = False` (Prefect was down, the process
 died) are picked up again by a periodic sweep and at startup, so an accepted delivery is never
-lost; the unique (forge, delivery_id) makes a redelivery a no-op."""
+lost; the unique (forge, delivery_id) makes a redelivery a no-op.
+
+Pushes coalesce (build_monitor.webhooks.coalescing): a delivery whose service already has a
+monitor run waiting to start is marked emitted without an event, since that run builds the newest
+head. A delivery whose service had an event emitted moments ago, with no run created for it yet,
+is held back unemitted; the next sweep decides again, so a trigger that never fired loses
+nothing."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -20,6 +27,7 @@ from sqlmodel import col, func, select
 from build_monitor.api.emitter import EventEmitter
 from build_monitor.history.db import session_scope
 from build_monitor.history.models import WebhookDelivery, utcnow
+from build_monitor.webhooks.coalescing import awaiting_trigger, coalesce_push_events, push_services
 
 logger = logging.getLogger("build_monitor.api.outbox")
 _sqlite_writer = threading.Lock()
@@ -119,6 +127,8 @@ class OutboxRelay:
         self._tasks: list[asyncio.Task[None]] = []
         self.last_error: str | None = None
         self.emitted_count = 0
+        self.coalesced_count = 0
+        self._last_emitted: dict[str, datetime] = {}
 
     def notify(self, delivery_row_id: int) -> None:
         if delivery_row_id not in self._queued:
@@ -177,9 +187,27 @@ class OutboxRelay:
         if not rows:
             return
         events = [event for _, row_events in rows for event in row_events]
+        services = push_services(events)
+        now = utcnow()
         with anyio.fail_after(self._emit_timeout):
-            await self._emitter.emit(events)
-        ids = [row_id for row_id, _ in rows]
+            runs = await self._emitter.monitor_runs(services, last_emitted=self._last_emitted)
+        held: set[str] = set()
+        waiting: set[str] = set()
+        if runs is not None:
+            waiting = runs.waiting
+            held = services & awaiting_trigger(
+                self._last_emitted, now=now, seen_runs=runs.created_since_emit | waiting
+            )
+        relayed = [(row_id, e) for row_id, e in rows if not push_services(e) & held]
+        coalesced = coalesce_push_events(
+            [event for _, row_events in relayed for event in row_events], waiting=waiting
+        )
+        with anyio.fail_after(self._emit_timeout):
+            await self._emitter.emit(coalesced.events)
+        for service in push_services(coalesced.events):
+            self._last_emitted[service] = now
+        ids = [row_id for row_id, _ in relayed]
         await anyio.to_thread.run_sync(lambda: mark_emitted(self._database_url, ids))
-        self.emitted_count += len(events)
+        self.emitted_count += len(coalesced.events)
+        self.coalesced_count += coalesced.coalesced
         self.last_error = None

@@ -65,6 +65,9 @@ class Dashboard(BaseModel):
     running_bisections: list[dict[str, Any]] = Field(default_factory=list)
     running_rollbacks: list[dict[str, Any]] = Field(default_factory=list)
     recent_culprits: list[dict[str, Any]] = Field(default_factory=list)
+    # Per service and for the fleet, over 7 and 30 days: success rate, push->red, red->culprit,
+    # MTTR, rollbacks done and refused (`build-monitor status --json` has the same).
+    metrics: dict[str, Any] = Field(default_factory=dict)
 
 
 class RollbackRequest(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 import anyio
@@ -27,7 +28,9 @@ from build_monitor.config import ServiceConfig
 from build_monitor.errors import BuildMonitorError, InvalidInputError
 from build_monitor.history import crud
 from build_monitor.history.db import session_scope
+from build_monitor.history.metrics import dashboard_metrics
 from build_monitor.history.models import BuildPublic, ServiceState
+from build_monitor.rollback.plan import redeploy_problem
 from build_monitor.validation import SERVICE_NAME_PATTERN
 
 T = TypeVar("T")
@@ -106,7 +109,10 @@ async def dashboard(request: Request) -> Dashboard:
     def collect(session: Session) -> Dashboard:
         sections = {key: source(session) for key, source in ctx.dashboard_sources.items()}
         services = [_summary(session, s) for s in ctx.config.services]
-        return Dashboard(services=services, **sections)
+        metrics = dashboard_metrics(
+            session=session, services=[s.name for s in ctx.config.services], now=datetime.now(UTC)
+        )
+        return Dashboard(services=services, metrics=metrics, **sections)
 
     return await _in_session(ctx, collect)
 
@@ -188,7 +194,11 @@ async def request_rollback(
     """Start a rollback to `commit`, or without a commit an emergency rollback to the last
     passing build. Needs the API token."""
     ctx = _ctx(request)
-    _configured(ctx, name)
+    service = _configured(ctx, name)
+    strategy = "redeploy" if body.commit is None else service.rollback.strategy
+    problem = redeploy_problem(service) if strategy in ("redeploy", "both") else None
+    if problem:
+        raise HTTPException(status_code=422, detail=problem)
     try:
         started = await ctx.start_rollback(name, body.commit, body.reason)
     except RollbackUnavailable as exc:

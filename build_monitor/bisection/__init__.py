@@ -9,15 +9,11 @@ before confirming it.
 
 from __future__ import annotations
 
-from build_monitor.bisection.observation import Observation, Outcome
+from build_monitor.bisection.observation import Observation, ProbeOutcome
 from build_monitor.bisection.result import BisectResult, BisectStatus
 from build_monitor.bisection.search import BisectSearch, ProbeFunction, run_search
 from build_monitor.bisection.settings import BisectSettings
-from build_monitor.bisection.signatures import (
-    SignatureMatcher,
-    normalise_signature,
-    signatures_match,
-)
+from build_monitor.bisection.signatures import TargetMatcher, matches_target
 
 __all__ = [
     "BisectResult",
@@ -25,10 +21,9 @@ __all__ = [
     "BisectSettings",
     "BisectStatus",
     "Observation",
-    "Outcome",
     "ProbeFunction",
-    "SignatureMatcher",
-    "normalise_signature",
+    "ProbeOutcome",
+    "TargetMatcher",
+    "matches_target",
     "run_search",
-    "signatures_match",
 ]

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from build_monitor.bisection.observation import Observation, Outcome
-from build_monitor.bisection.signatures import signatures_match
+from build_monitor.bisection.observation import Observation, ProbeOutcome
+from build_monitor.bisection.signatures import matches_target
 
 # The search requires a prior below 0.5; a test failing half the time cannot be bisected anyway.
 MAX_LEARNED_PRIOR = 0.45
@@ -44,12 +44,12 @@ def evidence_from_bisection(
     Failures with another signature say nothing about this test."""
     runs = flaky = 0
     for observation in observations:
-        if observation.cached or observation.outcome is Outcome.ERROR:
+        if observation.cached or observation.outcome is ProbeOutcome.ERROR:
             continue
-        is_target_failure = observation.outcome is Outcome.FAILED and signatures_match(
+        is_target_failure = observation.outcome is ProbeOutcome.FAILED and matches_target(
             target_signature, observation.signature
         )
-        if observation.outcome is Outcome.FAILED and not is_target_failure:
+        if observation.outcome is ProbeOutcome.FAILED and not is_target_failure:
             continue
         if not known_good(observation.commit):
             continue

@@ -19,7 +19,7 @@ commit O(n).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
@@ -32,12 +32,26 @@ _SIMPSON_INTERVALS = 32
 
 @dataclass
 class CommitTally:
-    """What the probes of one commit said, by kind."""
+    """What the probes of one commit said, by kind. ``other_failures`` could not test the
+    target for good (a compile error); ``flaky_untestable`` could not because another test
+    failed first, which a rerun may not repeat."""
 
     target_failures: int = 0
     passes: int = 0
     other_failures: int = 0
     errors: int = 0
+    flaky_untestable: int = 0
+    seconds: float = 0.0
+
+    @property
+    def probed(self) -> bool:
+        return bool(
+            self.target_failures
+            + self.passes
+            + self.other_failures
+            + self.errors
+            + self.flaky_untestable
+        )
 
     @property
     def informative(self) -> bool:
@@ -118,16 +132,30 @@ def flake_grid(alpha: float, beta: float) -> tuple[tuple[float, ...], tuple[floa
 
 
 def compute_posterior(
-    tallies: Mapping[int, CommitTally], candidates: int, model: FlakeModel
+    tallies: Mapping[int, CommitTally],
+    candidates: int,
+    model: FlakeModel,
+    prior_weights: Sequence[float] | None = None,
 ) -> Posterior:
-    """Posterior over the culprit position, the flake rate integrated out."""
+    """Posterior over the culprit position, the flake rate integrated out. ``prior_weights``
+    (one per suspect, summing to 1) replaces the uniform prior over suspects."""
     observed = sorted((p, t) for p, t in tallies.items() if t.informative)
     upper_bounds = [position for position, _ in observed] + [candidates + 1]
-    per_commit_prior = (1.0 - model.no_culprit_prior) / candidates
+    culprit_mass = 1.0 - model.no_culprit_prior
+    if prior_weights is None:
+        commit_prior = [0.0] + [culprit_mass / candidates] * candidates
+    else:
+        commit_prior = [0.0] + [culprit_mass * weight for weight in prior_weights]
+    cumulative_prior = [0.0]
+    for value in commit_prior[1:]:
+        cumulative_prior.append(cumulative_prior[-1] + value)
     prior_masses = []
     lo = 0
     for hi in upper_bounds:
-        mass = (min(hi, candidates) - lo) * per_commit_prior
+        if prior_weights is None:
+            mass = (min(hi, candidates) - lo) * commit_prior[1]
+        else:
+            mass = cumulative_prior[min(hi, candidates)] - cumulative_prior[lo]
         prior_masses.append(mass + (model.no_culprit_prior if hi == candidates + 1 else 0.0))
         lo = hi
 
@@ -173,9 +201,8 @@ def compute_posterior(
     probabilities = [0.0] * (candidates + 2)
     lo = 0
     for hi, weight in zip(upper_bounds, segment_weights, strict=True):
-        density = per_commit_prior * weight / normaliser
         for position in range(lo + 1, min(hi, candidates) + 1):
-            probabilities[position] = density
+            probabilities[position] = commit_prior[position] * weight / normaliser
         if hi == candidates + 1:
             probabilities[candidates + 1] = model.no_culprit_prior * weight / normaliser
         lo = hi

@@ -1,12 +1,18 @@
-"""The culprit report: markdown for the Prefect artifact and `build-monitor history`."""
+"""The culprit report: markdown for the Prefect artifact and `build-monitor history`, the
+`bisect --json` document, and the notification a finished bisection sends."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
 
 from build_monitor.bisection.observation import Observation
+from build_monitor.bisection.plan import BisectPlan
 from build_monitor.bisection.result import BisectResult, BisectStatus
+from build_monitor.notifications.events import CulpritInfo, NotificationEvent
 
 
 @dataclass(frozen=True)
@@ -88,3 +94,170 @@ def render_report(
     if next_action:
         lines += ["## Next step", "", _fence(next_action), ""]
     return "\n".join(lines)
+
+
+def nothing_to_bisect(plan: BisectPlan) -> BisectResult:
+    """The result when the bad commit passed when rebuilt."""
+    return BisectResult(
+        status=BisectStatus.NO_CULPRIT,
+        culprit=None,
+        confidence=0.0,
+        suspects=[],
+        builds=plan.builds_before,
+        observations=[],
+        flake_rate=0.0,
+        reason=f"the bad commit {plan.bad[:10]} passed when rebuilt: nothing to bisect",
+    )
+
+
+class ProbeRow(BaseModel):
+    commit: str
+    outcome: str
+    signature: str | None
+    duration_s: float
+    cached: bool
+
+
+class SuspectRow(BaseModel):
+    commit: str
+    probability: float
+
+
+class BisectReport(BaseModel):
+    """`build-monitor bisect --json` (a contract: extend only)."""
+
+    service: str
+    status: str
+    good: str
+    bad: str
+    culprit: str | None
+    culprit_author: str | None
+    culprit_subject: str | None
+    confidence: float
+    signature: str | None
+    builds: int
+    probes: list[ProbeRow]
+    suspects: list[SuspectRow]
+    reason: str
+    flow_run_id: str | None
+    bisection_id: int
+    candidates: int
+    report: str
+    # The automatic rollback a confirmed culprit started (`[services.rollback] auto = true`).
+    rollback: dict[str, Any] | None = None
+    # The flake prior the search started from: configured, given, or learned from history.
+    flake_prior: float | None = None
+
+
+def bisect_report(
+    *,
+    service: str,
+    plan: BisectPlan,
+    result: BisectResult,
+    culprit: CulpritDetails | None,
+    markdown: str,
+    bisection_id: int,
+    flow_run_id: str | None,
+    rollback: dict[str, Any] | None = None,
+    flake_prior: float | None = None,
+) -> BisectReport:
+    """The `--json` document of a finished bisection; `result` counts every build it ran."""
+    return BisectReport(
+        service=service,
+        status=result.status.value,
+        good=plan.good,
+        bad=plan.bad,
+        culprit=result.culprit,
+        culprit_author=culprit.author if culprit else None,
+        culprit_subject=culprit.subject if culprit else None,
+        confidence=round(result.confidence, 6),
+        signature=plan.target_signature,
+        builds=result.builds,
+        probes=[
+            ProbeRow(
+                commit=o.commit,
+                outcome=o.outcome.value,
+                signature=o.signature,
+                duration_s=round(o.duration_s, 3),
+                cached=o.cached,
+            )
+            for o in [*plan.known, *result.observations]
+        ],
+        suspects=[SuspectRow(commit=c, probability=round(p, 6)) for c, p in result.suspects]
+        if result.status is not BisectStatus.CONFIRMED
+        else [],
+        reason=result.reason,
+        flow_run_id=flow_run_id,
+        bisection_id=bisection_id,
+        candidates=plan.candidates,
+        report=markdown,
+        rollback=rollback,
+        flake_prior=flake_prior,
+    )
+
+
+def render_plan_report(
+    *,
+    service: str,
+    plan: BisectPlan,
+    result: BisectResult,
+    culprit: CulpritDetails | None,
+    log_excerpt: str | None,
+    next_action: str | None,
+) -> str:
+    """The markdown report of a bisection that ran its search."""
+    return render_report(
+        service=service,
+        good=plan.good,
+        bad=plan.bad,
+        candidates=plan.candidates,
+        signature=plan.target_signature or "",
+        result=result,
+        observations=[*plan.known, *result.observations],
+        culprit=culprit,
+        log_excerpt=log_excerpt,
+        next_action=next_action,
+    )
+
+
+def bisection_event(
+    *,
+    service: str,
+    branch: str,
+    plan: BisectPlan,
+    result: BisectResult,
+    culprit: CulpritDetails | None,
+    log_excerpt: str | None,
+    next_action: str | None,
+    flow_run_id: str | None,
+) -> NotificationEvent:
+    """`culprit_found` when a culprit was named, else `bisect_inconclusive`."""
+    if culprit is None:
+        return NotificationEvent(
+            event="bisect_inconclusive",
+            service=service,
+            commit=plan.bad,
+            branch=branch,
+            signature=plan.target_signature,
+            flow_run_id=flow_run_id,
+            candidates=[commit for commit, _ in result.suspects],
+        )
+    return NotificationEvent(
+        event="culprit_found",
+        service=service,
+        commit=culprit.sha,
+        author=culprit.author,
+        subject=culprit.subject,
+        branch=branch,
+        signature=plan.target_signature,
+        log_excerpt=log_excerpt,
+        flow_run_id=flow_run_id,
+        culprit=CulpritInfo(
+            commit=culprit.sha,
+            author=culprit.author,
+            subject=culprit.subject,
+            last_good_commit=plan.good,
+            builds_run=result.builds,
+        ),
+        next_action=next_action,
+    )

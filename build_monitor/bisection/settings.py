@@ -27,6 +27,10 @@ class BisectSettings:
       skipped.
     - ``verify``: require the culprit's failure to reproduce and its parent to pass.
     - ``max_suspects``: how many suspects a result lists (an untestable window is listed whole).
+    - ``untestable_reprobes``: how many times a commit whose target tests were kept from running
+      by a test failure (which may be a flake) is probed again when it blocks narrowing.
+    - ``max_commit_seconds``: total build time the bisection may spend on one commit before it
+      counts as untestable (``None``: no bound).
     """
 
     confidence: float = 0.99
@@ -39,6 +43,8 @@ class BisectSettings:
     error_retries: int = 1
     verify: bool = True
     max_suspects: int = 5
+    untestable_reprobes: int = 2
+    max_commit_seconds: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -60,6 +66,10 @@ class BisectSettings:
             problems.append(f"error_retries must be >= 0: got {self.error_retries}")
         if self.max_suspects < 1:
             problems.append(f"max_suspects must be >= 1: got {self.max_suspects}")
+        if self.untestable_reprobes < 0:
+            problems.append(f"untestable_reprobes must be >= 0: got {self.untestable_reprobes}")
+        if self.max_commit_seconds is not None and self.max_commit_seconds <= 0:
+            problems.append(f"max_commit_seconds must be > 0: got {self.max_commit_seconds}")
         if problems:
             raise InvalidInputError("invalid bisect settings: " + "; ".join(problems))
 

@@ -1,28 +1,26 @@
-"""Deciding whether two failures are the same breakage."""
+"""Which failures count as the breakage a bisection hunts.
+
+Signatures are compared by `build_monitor.builders.signatures.same_failure`, the one matcher;
+this module only adds the rule for a bisection whose target failure has no signature.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
-SignatureMatcher = Callable[[str | None, str | None], bool]
+from build_monitor.builders.signatures import same_failure
 
-_LINE_COLUMN = re.compile(r":\d+(?::\d+)?\b")
-_WHITESPACE = re.compile(r"\s+")
-
-
-def normalise_signature(signature: str) -> str:
-    """Collapse whitespace and replace ``:line`` / ``:line:col`` suffixes by ``:N``, so a failure
-    whose code merely moved a few lines still has the same signature."""
-    return _WHITESPACE.sub(" ", _LINE_COLUMN.sub(":N", signature)).strip()
+TargetMatcher = Callable[[str | None, str | None], bool]
+"""`(target_signature, signature) -> bool`: whether a failure is the hunted one."""
 
 
-def signatures_match(target: str | None, candidate: str | None) -> bool:
-    """Default matcher: equal after :func:`normalise_signature`.
+def matches_target(target_signature: str | None, signature: str | None) -> bool:
+    """Whether a failure with `signature` is the breakage whose signature is `target_signature`.
 
-    A failure without a signature only matches a target without one: an unknown failure is not
-    assumed to be the breakage being hunted.
+    A known target is matched with `same_failure`. A target without a signature (nothing could
+    be recognised in its log) is matched only by failures without one: an unrecognised failure
+    is not assumed to be a known breakage, nor a recognised failure to be the unknown one.
     """
-    if target is None or candidate is None:
-        return target is None and candidate is None
-    return normalise_signature(target) == normalise_signature(candidate)
+    if target_signature is None or signature is None:
+        return target_signature is None and signature is None
+    return same_failure(target_signature, signature)

@@ -12,7 +12,7 @@ from build_monitor.bisection.flake_history import (
     evidence_from_bisection,
     learned_flake_prior,
 )
-from build_monitor.bisection.observation import Observation, Outcome
+from build_monitor.bisection.observation import Observation, ProbeOutcome
 from build_monitor.bisection.result import BisectResult, BisectStatus
 from build_monitor.bisection.search import BisectSearch, run_search
 from build_monitor.bisection.settings import BisectSettings
@@ -61,20 +61,20 @@ class SimulatedHistory:
         """Build and test ``commits[position]`` once."""
         commit = self.commits[position]
         if self.error_rate and rng.random() < self.error_rate:
-            return Observation(commit, Outcome.ERROR, ERROR_SIGNATURE)
+            return Observation(commit, ProbeOutcome.ERROR, ERROR_SIGNATURE)
         # Code moves between commits: line numbers in signatures drift.
         line = 40 + position // 7
         if position in self.untestable:
-            return Observation(commit, Outcome.FAILED, OTHER_SIGNATURE.format(line=line))
+            return Observation(commit, ProbeOutcome.FAILED, OTHER_SIGNATURE.format(line=line))
         broken = self.culprit is not None and position >= self.culprit
         if broken or (self.flake_rate and rng.random() < self.flake_rate):
-            return Observation(commit, Outcome.FAILED, TARGET_SIGNATURE.format(line=line))
-        return Observation(commit, Outcome.PASSED)
+            return Observation(commit, ProbeOutcome.FAILED, TARGET_SIGNATURE.format(line=line))
+        return Observation(commit, ProbeOutcome.PASSED)
 
     def known_bad_observation(self) -> Observation:
         """The failing build of the bad commit that started the bisection (free evidence)."""
         return Observation(
-            self.commits[-1], Outcome.FAILED, TARGET_SIGNATURE.format(line=41), cached=True
+            self.commits[-1], ProbeOutcome.FAILED, TARGET_SIGNATURE.format(line=41), cached=True
         )
 
 
@@ -164,14 +164,14 @@ def run_simulated_search(
 
 
 @dataclass(frozen=True)
-class GitBisectOutcome:
+class GitBisectResult:
     """What plain ``git bisect run`` blamed and how many builds it used."""
 
     culprit: str
     builds: int
 
 
-def simulate_git_bisect(history: SimulatedHistory, rng: random.Random) -> GitBisectOutcome:
+def simulate_git_bisect(history: SimulatedHistory, rng: random.Random) -> GitBisectResult:
     """Plain ``git bisect run`` with a naive script: any failure or infrastructure error exits
     non-zero (bad), a pass exits 0 (good). Such a script never exits 125, so nothing is skipped.
     The bad commit is known bad, the good one known good."""
@@ -180,11 +180,11 @@ def simulate_git_bisect(history: SimulatedHistory, rng: random.Random) -> GitBis
     while bad - good > 1:
         middle = (good + bad) // 2
         builds += 1
-        if history.probe(middle, rng).outcome is Outcome.PASSED:
+        if history.probe(middle, rng).outcome is ProbeOutcome.PASSED:
             good = middle
         else:
             bad = middle
-    return GitBisectOutcome(culprit=history.commits[bad], builds=builds)
+    return GitBisectResult(culprit=history.commits[bad], builds=builds)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from build_monitor.builders.result import StepResult
-from build_monitor.builders.signatures import analyze_build_output
+from build_monitor.builders.signatures import analyze_build_output, log_excerpt
 from build_monitor.config import ServiceConfig
 from build_monitor.history.models import BuildStage, BuildStatus
 
@@ -130,6 +130,15 @@ def build_locally(
                 stage=stage,
                 timeout_seconds=service.build_timeout_seconds,
                 output=run.output,
+                duration_s=duration,
+            )
+        if run.exit_code == -signal.SIGKILL:
+            # What the kernel's OOM killer sends: the machine failed, not the commit (a crash
+            # such as SIGSEGV stays the commit's failure).
+            return StepResult(
+                status=BuildStatus.error,
+                signature=f"out of memory: `{command}` was killed by SIGKILL",
+                log_excerpt=log_excerpt(run.output),
                 duration_s=duration,
             )
         analysis = analyze_build_output(

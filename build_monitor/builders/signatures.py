@@ -1,4 +1,5 @@
-"""Failure signatures from cargo/rustc output, raw or inside a legacy `docker build` log.
+"""Failure signatures: read from cargo/rustc output (raw or inside a `docker build` log), and
+compared (`same_failure`, the one matcher).
 
 A signature names *what* broke (the first compiler error and its file, or the first failing
 test) without line numbers, so the same break in shifted code still matches. Failures caused by
@@ -177,7 +178,8 @@ def health_signature(
 
 
 def normalize_signature(signature: str) -> str:
-    """The form used to compare signatures: no line:column numbers, single spaces."""
+    """The form in which signatures are compared: no terminal codes, no `:line:column`
+    numbers, single spaces."""
     normal = signature
     for _ in range(8):  # removing one code can expose another; stop at a fixed point
         previous = normal
@@ -187,8 +189,12 @@ def normalize_signature(signature: str) -> str:
     return normal
 
 
-def signatures_match(first: str | None, second: str | None) -> bool:
-    """Whether two signatures name the same failure (None never matches)."""
+def same_failure(first: str | None, second: str | None) -> bool:
+    """Whether two signatures name the same failure: equal after `normalize_signature`.
+
+    None (a failure nothing could be recognised in) names no failure, so it matches nothing,
+    not even another None.
+    """
     if first is None or second is None:
         return False
     return normalize_signature(first) == normalize_signature(second)

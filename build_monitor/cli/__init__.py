@@ -9,6 +9,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 from build_monitor.cli import (  # noqa: F401
     bisect_command,
     check_commands,
+    db_commands,
     demo_command,
     history_command,
     notification_commands,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,14 +17,43 @@ from build_monitor.config import Config, load_config
 from build_monitor.errors import BuildMonitorError
 
 
+def usage_error_line(exc: typer.TyperException) -> str:
+    """typer's usage error as one line: the message and where to find the command's help."""
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"error: {exc.format_message()}{hint}"
+
+
+def _prints_help(exc: typer.TyperException) -> bool:
+    # A group run without a subcommand "fails" by printing its help: keep typer's handling.
+    return type(exc).__name__ == "NoArgsIsHelpError"
+
+
 class _FriendlyErrors(TyperGroup):
-    """Errors meant for the user become a message and an exit code, never a traceback."""
+    """Errors meant for the user become one line and an exit code, never a traceback."""
+
+    def make_context(
+        self, info_name: Any, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except typer.TyperException as exc:
+            if _prints_help(exc):
+                raise
+            typer.secho(usage_error_line(exc), err=True, fg=typer.colors.RED)
+            raise typer.Exit(exc.exit_code) from None
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except BuildMonitorError as exc:
             typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(exc.exit_code) from None
+        except typer.TyperException as exc:
+            # typer bundles its own click: its usage errors are not click.ClickException.
+            if _prints_help(exc):
+                raise
+            typer.secho(usage_error_line(exc), err=True, fg=typer.colors.RED)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, click.exceptions.ClickException, SystemExit):
             raise
@@ -34,7 +64,7 @@ class _FriendlyErrors(TyperGroup):
             if os.environ.get("BUILD_MONITOR_DEBUG"):
                 raise
             typer.secho(
-                f"internal error: {type(exc).__name__}: {exc}\n"
+                f"internal error: {type(exc).__name__}: {exc} "
                 "(set BUILD_MONITOR_DEBUG=1 to see the traceback)",
                 err=True,
                 fg=typer.colors.RED,
@@ -62,8 +92,18 @@ ConfigOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document, nothing else.")]
 
 
+# `build-monitor --config FILE COMMAND ...`: the file every command of this invocation reads
+# unless it is given its own --config.
+_invocation_config: ContextVar[Path | None] = ContextVar("invocation_config", default=None)
+
+
+@app.callback()
+def _invocation_options(config: ConfigOption = None) -> None:
+    _invocation_config.set(config)
+
+
 def get_config(path: Path | None, *, required: bool = True) -> Config:
-    return load_config(path, required=required)
+    return load_config(path if path is not None else _invocation_config.get(), required=required)
 
 
 def print_json(document: Any) -> None:

@@ -8,6 +8,7 @@ import typer
 
 from build_monitor.cli.app import ConfigOption, JsonOption, app, get_config, print_json
 from build_monitor.cli.check_commands import flow_run_link
+from build_monitor.cli.preflight import check_bisect_range
 from build_monitor.cli.progress import note, step
 from build_monitor.prefect_runtime import prefect_api
 from build_monitor.validation import validate_ref, validate_service_name
@@ -55,20 +56,22 @@ def bisect_command(
     from flows.bisect import bisect
 
     loaded = get_config(config)
-    loaded.service(validate_service_name(service))
+    service_config = loaded.service(validate_service_name(service))
     for ref in (good, bad):
         if ref is not None:
             validate_ref(ref)
-    with prefect_api(note) as api_url, step(f"bisecting {service}"):
-        report = bisect(
-            service=service,
-            good=good,
-            bad=bad,
-            parallel=parallel,
-            flake_prior=flake_prior,
-            trigger="cli",
-            config_path=str(loaded.source) if loaded.source else None,
-        )
+    with prefect_api(note) as api_url:
+        check_bisect_range(loaded, service_config, good=good, bad=bad)
+        with step(f"bisecting {service}"):
+            report = bisect(
+                service=service,
+                good=good,
+                bad=bad,
+                parallel=parallel,
+                flake_prior=flake_prior,
+                trigger="cli",
+                config_path=str(loaded.source) if loaded.source else None,
+            )
     link = flow_run_link(api_url, report.get("flow_run_id"))
     if json_output:
         print_json({**report, "flow_run_url": link})

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from build_monitor.cli.app import ConfigOption, JsonOption, app, get_config, print_json
+from build_monitor.cli.preflight import check_refs
 from build_monitor.cli.progress import note, step
 from build_monitor.prefect_runtime import prefect_api, ui_url
 from build_monitor.validation import validate_ref, validate_service_name
@@ -44,16 +45,18 @@ def check(
     from flows.check import check_commit
 
     loaded = get_config(config)
-    loaded.service(validate_service_name(service))
+    service_config = loaded.service(validate_service_name(service))
     if commit is not None:
         validate_ref(commit)
-    with prefect_api(note) as api_url, step(f"checking {service} {commit or 'head'}"):
-        report = check_commit(
-            service=service,
-            commit=commit,
-            trigger="cli",
-            config_path=str(loaded.source) if loaded.source else None,
-        )
+    with prefect_api(note) as api_url:
+        check_refs(loaded, service_config, commit)
+        with step(f"checking {service} {commit or 'head'}"):
+            report = check_commit(
+                service=service,
+                commit=commit,
+                trigger="cli",
+                config_path=str(loaded.source) if loaded.source else None,
+            )
     link = flow_run_link(api_url, report.get("flow_run_id"))  # type: ignore[arg-type]
     if json_output:
         print_json({**report, "flow_run_url": link})
@@ -79,13 +82,15 @@ def monitor_once(
     from flows.monitor import monitor
 
     loaded = get_config(config)
-    loaded.service(validate_service_name(service))
-    with prefect_api(note), step(f"monitoring {service}"):
-        result = monitor(
-            service=service,
-            trigger="cli",
-            config_path=str(loaded.source) if loaded.source else None,
-        )
+    service_config = loaded.service(validate_service_name(service))
+    with prefect_api(note):
+        check_refs(loaded, service_config)
+        with step(f"monitoring {service}"):
+            result = monitor(
+                service=service,
+                trigger="cli",
+                config_path=str(loaded.source) if loaded.source else None,
+            )
     if json_output:
         print_json(result)
         return

@@ -16,6 +16,7 @@ from build_monitor.cli.progress import note, step
 from build_monitor.prefect_runtime import prefect_api, ui_url
 from build_monitor.sample.demo import DEMO_SERVICE, prepare_demo
 from build_monitor.settings import data_dir
+from build_monitor.validation import validate_service_name
 
 
 @app.command("demo")
@@ -26,6 +27,9 @@ def demo(
     builder: Annotated[
         str, typer.Option(help="auto (docker if usable, else local), docker or local.")
     ] = "auto",
+    service: Annotated[
+        str, typer.Option(help="Name of the sample service; its live container is bm-NAME.")
+    ] = DEMO_SERVICE,
     json_output: JsonOption = False,
 ) -> None:
     """Create a sample Rust service with a few good commits and a breaking one, and monitor it."""
@@ -35,19 +39,20 @@ def demo(
 
     if builder not in ("auto", "docker", "local"):
         raise typer.BadParameter("use auto, docker or local", param_hint="--builder")
+    validate_service_name(service)
     target = directory or data_dir() / "demo"
     with step(f"preparing the sample service in {target}"):
-        setup = prepare_demo(target, builder, note)  # type: ignore[arg-type]
+        setup = prepare_demo(target, builder, note, service)  # type: ignore[arg-type]
     note(f"builder: {setup.builder}; config: {setup.config_path}")
     config_path = str(setup.config_path)
     with prefect_api(note) as api_url:
         initial = None
         if setup.builder == "docker":
             live = setup.repo.commits[0]
-            with step(f"deploying {live[:10]} as the live container bm-{DEMO_SERVICE}"):
+            with step(f"deploying {live[:10]} as the live container bm-{service}"):
                 initial = rollback_service(
                     get_config(setup.config_path),
-                    DEMO_SERVICE,
+                    service,
                     action="deploy",
                     commit=live,
                     reason="demo: first deployment",
@@ -56,7 +61,7 @@ def demo(
             note(initial.summary())
         with step(f"checking the last good commit {setup.repo.good[:10]}"):  # type: ignore[index]
             baseline = check_commit(
-                service=DEMO_SERVICE,
+                service=service,
                 commit=setup.repo.good,
                 trigger="demo",
                 config_path=config_path,
@@ -64,12 +69,12 @@ def demo(
         note(describe_build(baseline))
         with step("monitoring the branch head (a new failure starts a bisection)"):
             result: dict[str, Any] = monitor(
-                service=DEMO_SERVICE, trigger="demo", config_path=config_path
+                service=service, trigger="demo", config_path=config_path
             )
     builds = result["builds"]
     head = builds[-1] if builds else None
     document = {
-        "service": DEMO_SERVICE,
+        "service": service,
         "builder": setup.builder,
         "config": config_path,
         "repository": str(setup.repo.path),
@@ -98,15 +103,15 @@ def demo(
         rollback = (bisection or {}).get("rollback") or {}
         if rollback.get("status") == "succeeded":
             typer.echo(
-                f"\nThe branch head is still red ({DEMO_SERVICE} is {result['state']}), "
+                f"\nThe branch head is still red ({service} is {result['state']}), "
                 "but the rollback put a verified good build in place."
             )
         else:
-            typer.echo(f"\n{DEMO_SERVICE} is {result['state']}.")
+            typer.echo(f"\n{service} is {result['state']}.")
         typer.echo(f"See the runs in the Prefect UI: {document['prefect_ui']}")
         if document["flow_run_url"]:
             typer.echo(f"This run: {document['flow_run_url']}")
-        typer.echo(f"Try: {_this_command()} history {DEMO_SERVICE} --config {config_path}")
+        typer.echo(f"Try: {_this_command()} history {service} --config {config_path}")
     detected = head is not None and head["status"] == "failed"
     rolled_back = bool(
         result.get("bisection")

@@ -4,6 +4,7 @@ rollbacks, newest first."""
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from typing import Annotated, Any
 
 import typer
@@ -11,10 +12,11 @@ from sqlmodel import Session
 
 from build_monitor.cli.app import ConfigOption, JsonOption, app, get_config, print_json
 from build_monitor.history import bisections, crud
-from build_monitor.history.db import session_scope
+from build_monitor.history.db import HistoryUnavailableError, session_scope
+from build_monitor.history.heartbeat import STALE_HEARTBEAT_AFTER
 from build_monitor.history.models import Bisection
 from build_monitor.history.reports import BuildReport
-from build_monitor.rollback.outcome import RollbackOutcome
+from build_monitor.rollback.outcome import RollbackReport
 from build_monitor.validation import validate_service_name
 
 
@@ -58,7 +60,7 @@ def bisection_document(session: Session, bisection: Bisection) -> dict[str, Any]
 def rollback_history(session: Session, service: str, limit: int) -> list[dict[str, Any]]:
     """The service's rollbacks, newest first, in the `rollback --json` shape."""
     return [
-        RollbackOutcome.from_record(
+        RollbackReport.from_record(
             record, crud.list_rollback_steps(session=session, rollback_id=record.id or 0)
         ).to_json()
         for record in crud.list_rollbacks(session=session, service=service, limit=limit)
@@ -118,6 +120,11 @@ def history(
     newest first."""
     loaded = get_config(config)
     loaded.service(validate_service_name(service))
+    with suppress(HistoryUnavailableError), session_scope(loaded.database_url) as session:
+        # A read-only or locked database still shows its history, only unmarked.
+        bisections.mark_interrupted_bisections(
+            session=session, stale_heartbeat_after=STALE_HEARTBEAT_AFTER
+        )
     with session_scope(loaded.database_url) as session:
         builds = [
             BuildReport.from_build(b).model_dump()

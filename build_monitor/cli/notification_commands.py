@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import asdict
 from typing import Annotated
 
 import typer
 
 from build_monitor.cli.app import ConfigOption, JsonOption, app, fail, get_config, print_json
+from build_monitor.cli.progress import note
 from build_monitor.errors import BuildMonitorError
+from build_monitor.notifications.routing import select_entry
+from build_monitor.prefect_runtime import prefect_api
 
 
 @app.command("test-notification")
@@ -27,11 +31,15 @@ def test_notification(
     as_json: JsonOption = False,
 ) -> None:
     """Send a test message through the configured block; exit 1 if the receiver refuses it."""
-    from tasks.notify import send_test_message
+    from blocks.notification_channels import sender_for
+    from build_monitor.notifications.dispatch import send_test_message
 
     try:
         config = get_config(config_path, required=False)
-        result = send_test_message(channel, message, config=config)
+        # Only a saved block needs the Prefect API; environment channels work without one.
+        needs_api = select_entry(channel, config.notifications).block is not None
+        with prefect_api(note) if needs_api else nullcontext():
+            result = send_test_message(channel, message, config=config, senders=sender_for)
     except BuildMonitorError as exc:
         raise fail(str(exc), exc.exit_code) from None
     if as_json:

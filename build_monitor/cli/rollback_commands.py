@@ -8,17 +8,20 @@ gate (nothing was changed).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 import typer
 
 from build_monitor.cli.app import ConfigOption, JsonOption, app, get_config, print_json
 from build_monitor.cli.check_commands import flow_run_link
+from build_monitor.cli.preflight import check_refs
 from build_monitor.cli.progress import note, step
 from build_monitor.config import Config
 from build_monitor.errors import InvalidInputError
 from build_monitor.prefect_runtime import prefect_api
-from build_monitor.rollback.outcome import RollbackOutcome
+from build_monitor.rollback.actions import DEPLOY, EMERGENCY, ROLLBACK
+from build_monitor.rollback.outcome import RollbackReport
 from build_monitor.rollback.plan import Action
 from build_monitor.validation import validate_ref, validate_service_name
 
@@ -29,10 +32,18 @@ DryRunOption = Annotated[
 ]
 
 
-def exit_code(outcome: RollbackOutcome) -> int:
+def exit_code(outcome: RollbackReport) -> int:
     if outcome.ok:
         return EXIT_OK
     return EXIT_REFUSED if outcome.status == "refused" else EXIT_FAILED
+
+
+def recover_rollbacks(config: Config) -> list[dict[str, Any]]:
+    """Put back the live containers of rollbacks whose process was killed mid-way (`status`
+    runs this, as do `start` and every monitor run); what was recovered."""
+    from tasks.rollback import recover_all_services
+
+    return [dataclasses.asdict(recovered) for recovered in recover_all_services(config)]
 
 
 def describe_outcome(outcome: dict[str, Any]) -> list[str]:
@@ -73,18 +84,20 @@ def _run(
         if ref is not None:
             validate_ref(ref)
     label = f"{action} {service}" + (f" to {commit}" if commit else "")
-    with prefect_api(note) as api_url, step(label):
-        outcome = rollback_service(
-            loaded,
-            service,
-            commit=commit,
-            reason=reason,
-            action=action,
-            strategy=strategy,
-            culprit=culprit,
-            dry_run=dry_run,
-            trigger="cli",
-        )
+    with prefect_api(note) as api_url:
+        check_refs(loaded, loaded.service(service), commit, culprit)
+        with step(label):
+            outcome = rollback_service(
+                loaded,
+                service,
+                commit=commit,
+                reason=reason,
+                action=action,
+                strategy=strategy,
+                culprit=culprit,
+                dry_run=dry_run,
+                trigger="cli",
+            )
     document = outcome.to_json()
     document["flow_run_url"] = flow_run_link(api_url, outcome.flow_run_id)
     if json_output:
@@ -98,7 +111,7 @@ def _run(
     raise typer.Exit(exit_code(outcome))
 
 
-@app.command("rollback")
+@app.command(ROLLBACK.name)
 def rollback(
     service: Annotated[str, typer.Argument(help="Service name.")],
     commit: Annotated[str, typer.Argument(help="The good commit to go back to.")],
@@ -122,7 +135,7 @@ def rollback(
     _run(
         get_config(config),
         service,
-        action="rollback",
+        action=ROLLBACK.action,
         commit=commit,
         reason=reason,
         strategy=strategy,
@@ -132,7 +145,7 @@ def rollback(
     )
 
 
-@app.command("emergency-rollback")
+@app.command(EMERGENCY.name)
 def emergency_rollback(
     service: Annotated[str, typer.Argument(help="Service name.")],
     reason: Annotated[str, typer.Option(help="Why (recorded in the history).")] = "emergency",
@@ -145,7 +158,7 @@ def emergency_rollback(
     _run(
         get_config(config),
         service,
-        action="emergency",
+        action=EMERGENCY.action,
         commit=None,
         reason=reason,
         dry_run=dry_run,
@@ -153,7 +166,7 @@ def emergency_rollback(
     )
 
 
-@app.command("deploy")
+@app.command(DEPLOY.name)
 def deploy(
     service: Annotated[str, typer.Argument(help="Service name.")],
     commit: Annotated[
@@ -169,7 +182,7 @@ def deploy(
     _run(
         get_config(config),
         service,
-        action="deploy",
+        action=DEPLOY.action,
         commit=commit,
         reason=reason,
         dry_run=dry_run,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import typer
 
 from build_monitor.cli.app import ConfigOption, JsonOption, app, get_config, print_json
+from build_monitor.cli.rollback_commands import recover_rollbacks
 from build_monitor.config import Config
+from build_monitor.dashboard.render import format_duration, format_rate
 from build_monitor.history import crud
 from build_monitor.history.db import session_scope
 from build_monitor.history.models import ServiceState
@@ -80,10 +82,20 @@ def prefect_api_in_use() -> dict[str, Any]:
 
 
 def notification_channels(config: Config) -> list[dict[str, Any]]:
-    from tasks.notify import channel_health
+    from build_monitor.notifications.ledger import channel_health
 
     with session_scope(config.database_url) as session:
         return [dataclasses.asdict(health) for health in channel_health(session)]
+
+
+def dashboard_metrics(config: Config) -> dict[str, Any]:
+    """Success rate, detection time, time to culprit, MTTR and rollbacks over 7 and 30 days."""
+    from build_monitor.history.metrics import dashboard_metrics as read_metrics
+
+    with session_scope(config.database_url) as session:
+        return read_metrics(
+            session=session, services=[s.name for s in config.services], now=datetime.now(UTC)
+        )
 
 
 @app.command("status")
@@ -100,11 +112,18 @@ def status(config: ConfigOption = None, json_output: JsonOption = False) -> None
         "prefect_api": prefect_api_in_use(),
         "notification_channels": notification_channels(loaded),
         "database": loaded.database_url.split("@")[-1],
+        "recovered_rollbacks": recover_rollbacks(loaded),
+        "metrics": dashboard_metrics(loaded),
     }
     if json_output:
         print_json(document)
         return
     typer.echo(f"overall: {document['overall']}")
+    for item in document["recovered_rollbacks"]:
+        typer.echo(
+            f"  {item['service']}: rollback #{item['rollback_id']} was killed mid-way; "
+            "recovered, its previous live container serves again"
+        )
     for summary in summaries:
         typer.echo(
             f"  {summary['name']:<24} {summary['state']:<8} {_describe_last(summary['last_build'])}"
@@ -115,5 +134,11 @@ def status(config: ConfigOption = None, json_output: JsonOption = False) -> None
                 f"  notification channel {channel['channel']} is failing: "
                 f"{channel['last_failure_detail']}"
             )
+    week = document["metrics"]["fleet"]["7d"]
+    typer.echo(
+        f"last 7 days: {week['builds']} builds, success {format_rate(week['success_rate'])}, "
+        f"MTTR {format_duration(week['mttr_s'])}, rollbacks {week['rollbacks_done']} done "
+        f"/ {week['rollbacks_refused']} refused"
+    )
     api = document["prefect_api"]
     typer.echo(f"prefect api: {api['url'] or '-'} ({api['source']})")

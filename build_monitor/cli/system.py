@@ -5,7 +5,6 @@ and the REST/webhook API — stopped cleanly on SIGINT or SIGTERM."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections.abc import Callable
 from contextlib import suppress
@@ -17,6 +16,7 @@ from build_monitor.prefect_runtime import (
     choose_prefect_api,
     stop_local_server,
     ui_url,
+    using_prefect_api,
 )
 
 if TYPE_CHECKING:
@@ -69,16 +69,13 @@ async def serve_until_stopped(
 
 
 def run_system(config: Config, log: Log) -> None:
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
     from deployments.registry import served_deployments
 
     deployments = served_deployments(config)  # built outside the event loop: sync API
     api = choose_prefect_api(log)
     log(f"Prefect API: {api.url}{' (started here)' if api.started_here else ''}")
-    os.environ["PREFECT_API_URL"] = api.url  # for the API's event emitter and flow-run processes
     try:
-        with temporary_settings(updates={PREFECT_API_URL: api.url}):
+        with using_prefect_api(api.url):
             asyncio.run(serve_until_stopped(config, api, deployments, log))
     finally:
         if api.started_here:

@@ -6,6 +6,7 @@ A bare mirror per service lives in the cache dir; `worktrees` checks commits out
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -25,10 +26,25 @@ _RECORD_SEP = "\x1e"
 
 @dataclass(frozen=True)
 class GitAuth:
-    """Per-command credentials: `-c` options and environment, never written to git config."""
+    """Per-command credentials: config options and environment, never written to git config."""
 
+    # `key=value` settings such as `http.extraHeader=Authorization: Basic ...`.
     config_options: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+
+    def environment(self) -> dict[str, str]:
+        """`env` plus the config options as GIT_CONFIG_COUNT/KEY_n/VALUE_n: on git's command
+        line (`-c`) any local user could read a token in `ps`; the environment is private."""
+        variables = {"GIT_TERMINAL_PROMPT": "0", **self.env}
+        if not self.config_options:
+            return variables
+        already = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
+        for index, option in enumerate(self.config_options, start=already):
+            key, _, value = option.partition("=")
+            variables[f"GIT_CONFIG_KEY_{index}"] = key
+            variables[f"GIT_CONFIG_VALUE_{index}"] = value
+        variables["GIT_CONFIG_COUNT"] = str(already + len(self.config_options))
+        return variables
 
 
 @dataclass(frozen=True)
@@ -60,19 +76,22 @@ def repo_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _git(repo: git.Repo, auth: GitAuth | None = None) -> git.Git:
-    runner = repo.git
-    if auth is not None:
-        runner = git.Git(repo.git_dir)
-        runner.update_environment(**auth.env)
-        if auth.config_options:
-            runner.set_persistent_git_options(c=list(auth.config_options))
+def git_runner(git_dir: str | os.PathLike[str], auth: GitAuth | None = None) -> git.Git:
+    """A git command runner in `git_dir` that authenticates with `auth` and never prompts."""
+    runner = git.Git(str(git_dir))
+    runner.update_environment(**(auth or GitAuth()).environment())
     return runner
 
 
 def describe_git_error(exc: git.GitCommandError) -> str:
+    """git's own reason: its first `fatal:`/`error:` line (the lines after it are advice)."""
     stderr = (exc.stderr or "").strip().replace("stderr: ", "").strip("'\n ")
-    return stderr.splitlines()[-1] if stderr else str(exc)
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        for prefix in ("fatal: ", "error: "):
+            if line.startswith(prefix):
+                return line.removeprefix(prefix)
+    return lines[0] if lines else str(exc)
 
 
 def sync_repository(
@@ -92,7 +111,7 @@ def sync_repository(
                 git.Repo.init(tmp, bare=True)
                 tmp.rename(path)
             repo = git.Repo(path)
-            _git(repo, auth).fetch(
+            git_runner(repo.git_dir, auth).fetch(
                 "--prune", "--force", "--", repo_url, "+refs/heads/*:refs/heads/*"
             )
         except git.GitCommandError as exc:
@@ -202,3 +221,12 @@ def diffstat(repo_path: Path, sha: str) -> str:
     return str(
         open_repo(repo_path).git.show("--stat", "--format=", "--no-color", sha, "--")
     ).strip()
+
+
+def branch_head(repo_path: Path, branch: str, pushed: str | None = None) -> CommitInfo:
+    """The branch's head. A `pushed` commit (of a push event) must be on the branch; the head
+    holds it, so pushes that coalesced into one waiting run are all built up to the newest."""
+    head = commit_info(repo_path, f"refs/heads/{branch}")
+    if pushed is not None and not is_on_branch(repo_path, pushed, branch):
+        raise GitError(f"{pushed[:12]} is not on {branch}")
+    return head

@@ -6,11 +6,13 @@ import json
 import os
 import socket
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
-from build_monitor.bisection import BisectResult, Observation, signatures_match
+from build_monitor.bisection import BisectResult, Observation, matches_target
 from build_monitor.bisection.flake_history import FlakeEvidence, evidence_from_bisection
+from build_monitor.builders.processes import pid_alive
 from build_monitor.history.models import (
     Bisection,
     BisectionStatus,
@@ -32,10 +34,42 @@ def start_bisection(
         flow_run_id=flow_run_id,
         host=socket.gethostname(),
         pid=os.getpid(),
+        heartbeat_at=utcnow(),
     )
     session.add(bisection)
     session.flush()
     return bisection
+
+
+def beat_bisection(*, session: Session, bisection_id: int) -> None:
+    """Note that the bisection's process is alive (its heartbeat)."""
+    session.execute(
+        update(Bisection)
+        .where(col(Bisection.id) == bisection_id, col(Bisection.status) == BisectionStatus.running)
+        .values(heartbeat_at=utcnow())
+    )
+
+
+def mark_interrupted_bisections(*, session: Session, stale_heartbeat_after: timedelta) -> int:
+    """Bisections left `running` by a process that died become `interrupted`: on this host, its
+    pid is gone; on another, its heartbeat (or, before the first, its start) is older than
+    `stale_heartbeat_after`. Returns how many were marked."""
+    host, now = socket.gethostname(), utcnow()
+    statement = select(Bisection).where(Bisection.status == BisectionStatus.running)
+    marked = 0
+    for bisection in session.exec(statement).all():
+        if bisection.host == host and bisection.pid is not None:
+            dead = not pid_alive(bisection.pid)
+        else:
+            last_sign_of_life = bisection.heartbeat_at or bisection.started_at
+            dead = now - last_sign_of_life > stale_heartbeat_after
+        if dead:
+            bisection.status = BisectionStatus.interrupted
+            bisection.finished_at = now
+            bisection.reason = bisection.reason or "its process died before it finished"
+            session.add(bisection)
+            marked += 1
+    return marked
 
 
 def record_probe(
@@ -174,7 +208,7 @@ def flake_evidence(
     for bisection in session.exec(statement):
         if used >= limit:
             break
-        if not signatures_match(target_signature, bisection.signature):
+        if not matches_target(target_signature, bisection.signature):
             continue
         culprit = str(bisection.culprit)
 

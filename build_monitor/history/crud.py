@@ -72,11 +72,12 @@ def finish_build(
     log_excerpt: str | None,
     image: str | None,
     attempts: int,
+    finished_at: datetime | None = None,
 ) -> Build:
     build = session.get(Build, build_id)
     if build is None:
         raise LookupError(f"build {build_id} does not exist")
-    finished = utcnow()
+    finished = finished_at or utcnow()
     build.status, build.stage, build.signature = status, stage, signature
     build.log_excerpt, build.image, build.attempts = log_excerpt, image, attempts
     build.finished_at = finished

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from build_monitor.api.context import DashboardSource
 from build_monitor.history.models import Bisection, BisectionStatus, Rollback, RollbackStatus
 
 RECENT_CULPRITS = 10
+# The shape build_monitor.api.context.DashboardSource expects (history never imports the API).
+DashboardSource = Callable[[Session], list[dict[str, Any]]]
 
 
 def running_bisections(session: Session) -> list[dict[str, Any]]:

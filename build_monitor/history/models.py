@@ -211,6 +211,8 @@ class Bisection(BisectionBase, table=True):
     flow_run_id: str | None = None
     host: str | None = None
     pid: int | None = None
+    # Refreshed while the bisection runs: how another host tells a live one from a dead one.
+    heartbeat_at: datetime | None = _timestamp(nullable=True, default_now=False)
     started_at: datetime = _timestamp()
     finished_at: datetime | None = _timestamp(nullable=True, default_now=False)
 

@@ -1,68 +1,89 @@
-"""Sending e-mail with prefect-email's EmailServerCredentials, with a timeout it lacks."""
+"""Sending e-mail over SMTP with a timeout on every step (without one a silent server would
+hang the calling flow forever)."""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Literal
 
-from prefect_email import EmailServerCredentials
-from prefect_email.credentials import SMTPServer, SMTPType
-from pydantic import SecretStr
-
+from build_monitor.errors import ConfigError
 from build_monitor.notifications.redact import redact, register_secret
 from build_monitor.notifications.retry import DeliveryError
 
-ENV_PREFIX = "SMTP_"
+SmtpSecurity = Literal["SSL", "STARTTLS", "INSECURE"]
+DEFAULT_PORTS: dict[SmtpSecurity, int] = {"SSL": 465, "STARTTLS": 587, "INSECURE": 25}
 
 
-def email_credentials_from_env(environ: Mapping[str, str]) -> EmailServerCredentials | None:
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to submit mail; built from prefect-email's EmailServerCredentials block
+    (blocks/notification_channels.py) or from the SMTP_* environment variables."""
+
+    host: str
+    security: SmtpSecurity = "STARTTLS"
+    port: int | None = None
+    username: str | None = None
+    password: str = field(default="", repr=False)
+    verify: bool = True
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or DEFAULT_PORTS[self.security]
+
+    def secrets(self) -> list[str]:
+        return [self.password] if self.password else []
+
+
+def parse_security(value: str) -> SmtpSecurity:
+    text = value.strip().upper() or "STARTTLS"
+    for option in DEFAULT_PORTS:
+        if text == option:
+            return option
+    raise ConfigError(f"SMTP_TYPE must be one of SSL, STARTTLS, INSECURE; got {value!r}")
+
+
+def smtp_settings_from_env(environ: Mapping[str, str]) -> SmtpSettings | None:
     """SMTP_SERVER (required), SMTP_PORT, SMTP_TYPE (SSL|STARTTLS|INSECURE), SMTP_USERNAME,
     SMTP_PASSWORD, SMTP_VERIFY (false to skip certificate checks)."""
     server = environ.get("SMTP_SERVER", "").strip()
     if not server:
         return None
     port = environ.get("SMTP_PORT", "").strip()
-    return EmailServerCredentials(
-        smtp_server=server,
-        smtp_type=environ.get("SMTP_TYPE", "STARTTLS").strip() or "STARTTLS",
-        smtp_port=int(port) if port else None,
+    if port and not port.isdigit():
+        raise ConfigError(f"SMTP_PORT must be a port number; got {port!r}")
+    return SmtpSettings(
+        host=server,
+        security=parse_security(environ.get("SMTP_TYPE", "STARTTLS")),
+        port=int(port) if port else None,
         username=environ.get("SMTP_USERNAME") or None,
-        password=SecretStr(environ.get("SMTP_PASSWORD", "")),
+        password=environ.get("SMTP_PASSWORD", ""),
         verify=environ.get("SMTP_VERIFY", "true").strip().lower() not in ("0", "false", "no"),
     )
 
 
-def email_secret_values(credentials: EmailServerCredentials) -> list[str]:
-    return [credentials.password.get_secret_value()]
-
-
-def open_smtp(credentials: EmailServerCredentials, *, timeout: float) -> smtplib.SMTP:
-    """EmailServerCredentials.get_server(), plus a timeout: without one a silent server
-    would hang the calling flow forever."""
-    host = credentials.smtp_server
-    host_name = host.value if isinstance(host, SMTPServer) else str(host)
-    smtp_type = credentials.smtp_type
-    if not isinstance(smtp_type, SMTPType):
-        smtp_type = SMTPType[str(smtp_type).upper()]
-    port = credentials.smtp_port or smtp_type.value
+def open_smtp(settings: SmtpSettings, *, timeout: float) -> smtplib.SMTP:
+    """A connected, logged-in SMTP session, as EmailServerCredentials.get_server() opens it."""
+    host, port = settings.host, settings.effective_port
     server: smtplib.SMTP
-    if smtp_type == SMTPType.INSECURE:
-        server = smtplib.SMTP(host_name, port, timeout=timeout)
+    if settings.security == "INSECURE":
+        server = smtplib.SMTP(host, port, timeout=timeout)
     else:
         context = (
             ssl.create_default_context()
-            if credentials.verify
+            if settings.verify
             else ssl._create_unverified_context(protocol=ssl.PROTOCOL_TLS_CLIENT)
         )
-        if smtp_type == SMTPType.SSL:
-            server = smtplib.SMTP_SSL(host_name, port, timeout=timeout, context=context)
+        if settings.security == "SSL":
+            server = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
         else:
-            server = smtplib.SMTP(host_name, port, timeout=timeout)
+            server = smtplib.SMTP(host, port, timeout=timeout)
             server.starttls(context=context)
-    if credentials.username:
-        server.login(credentials.username, credentials.password.get_secret_value())
+    if settings.username:
+        server.login(settings.username, settings.password)
     return server
 
 
@@ -87,14 +108,12 @@ def _smtp_error(exc: smtplib.SMTPException, secrets: list[str]) -> DeliveryError
     return DeliveryError(f"SMTP error: {redact(str(exc), secrets)[:200]}", retryable=retryable)
 
 
-def send_email(
-    credentials: EmailServerCredentials, message: EmailMessage, *, timeout: float = 10.0
-) -> None:
-    secrets = email_secret_values(credentials)
+def send_email(settings: SmtpSettings, message: EmailMessage, *, timeout: float = 10.0) -> None:
+    secrets = settings.secrets()
     for secret in secrets:
         register_secret(secret)
     try:
-        with open_smtp(credentials, timeout=timeout) as server:
+        with open_smtp(settings, timeout=timeout) as server:
             server.send_message(message)
     except smtplib.SMTPException as exc:
         raise _smtp_error(exc, secrets) from None

@@ -13,7 +13,7 @@ from pathlib import Path
 import git
 
 from build_monitor.errors import GitError
-from build_monitor.git.repo import GitAuth, commit_info, open_repo
+from build_monitor.git.repo import GitAuth, commit_info, git_runner, open_repo
 from build_monitor.git.worktrees import checkout_worktree
 from build_monitor.rollback.plan import mainline_parent, revert_ref, reverts_marker
 
@@ -128,11 +128,8 @@ def create_restore(mirror: Path, *, target: str, head: str, message: str) -> Rev
 
 
 def _runner(mirror: Path, auth: GitAuth | None) -> git.Git:
-    runner = git.Git(str(mirror))
-    runner.update_environment(GIT_TERMINAL_PROMPT="0", **(auth.env if auth else {}))
-    if auth is not None and auth.config_options:
-        runner.set_persistent_git_options(c=list(auth.config_options))
-    return runner
+    # The token travels in git's environment, never on its command line (readable in `ps`).
+    return git_runner(mirror, auth)
 
 
 def push_commit(

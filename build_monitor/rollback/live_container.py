@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import docker
@@ -50,6 +50,9 @@ class Handover:
     previous_name: str | None
     previous_was_running: bool
     new_id: str | None
+    # The commit label of the container replaced, read at the handover (journals written before
+    # this field existed have none).
+    previous_commit: str | None = None
 
     def to_undo(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,6 +130,7 @@ def hand_over(
         previous_name=f"{name}-{PREVIOUS_ROLE_SUFFIX}-{suffix}" if old is not None else None,
         previous_was_running=old is not None and old.status == "running",
         new_id=None,
+        previous_commit=old.labels.get(COMMIT_LABEL) if old is not None else None,
     )
     if on_plan is not None:
         on_plan(plan)
@@ -139,7 +143,10 @@ def hand_over(
     except docker.errors.APIError as exc:
         restore_handover(client, service, plan)
         raise InfrastructureError(f"cannot start the new live container: {exc}") from None
-    return Handover(plan.previous_id, plan.previous_name, plan.previous_was_running, new.id)
+    except Exception:
+        restore_handover(client, service, plan)
+        raise
+    return replace(plan, new_id=new.id)
 
 
 def start_live_container(

@@ -34,7 +34,7 @@ class VerificationReport(BaseModel):
     detail: str | None = None
 
 
-class RollbackOutcome(BaseModel):
+class RollbackReport(BaseModel):
     rollback_id: int | None = None
     service: str
     action: str
@@ -70,14 +70,14 @@ class RollbackOutcome(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
     @classmethod
-    def from_json(cls, document: dict[str, Any]) -> RollbackOutcome:
+    def from_json(cls, document: dict[str, Any]) -> RollbackReport:
         data = dict(document)
         data["from_commit"] = data.pop("from", data.get("from_commit"))
         data["to_commit"] = data.pop("to", data.get("to_commit"))
         return cls.model_validate(data)
 
     @classmethod
-    def from_record(cls, rollback: Rollback, steps: Sequence[RollbackStep]) -> RollbackOutcome:
+    def from_record(cls, rollback: Rollback, steps: Sequence[RollbackStep]) -> RollbackReport:
         assert rollback.id is not None
         gates = [GateReport.model_validate(g) for g in json.loads(rollback.gates or "[]")]
         return cls(

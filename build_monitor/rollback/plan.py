@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import socket
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +12,7 @@ from typing import Literal
 from build_monitor.config import ServiceConfig
 from build_monitor.errors import InvalidInputError
 from build_monitor.rollback.config import Strategy
+from build_monitor.validation import validate_service_name
 
 Action = Literal["rollback", "emergency", "deploy"]
 AUTOMATIC_TRIGGERS = frozenset({"bisect", "auto"})
@@ -33,6 +36,44 @@ class RollbackRequest:
     @property
     def automatic(self) -> bool:
         return self.trigger in AUTOMATIC_TRIGGERS
+
+
+def default_triggered_by(trigger: str, flow_run_id: str | None) -> str:
+    if trigger in ("cli", "demo"):
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    return f"{trigger} (flow run {flow_run_id})" if flow_run_id else trigger
+
+
+def new_request(
+    service: ServiceConfig,
+    *,
+    action: Action,
+    strategy: Strategy | None,
+    target: str | None,
+    reason: str,
+    trigger: str,
+    triggered_by: str | None,
+    flow_run_id: str | None,
+    culprit: str | None = None,
+    culprit_committed_at: datetime | None = None,
+    dry_run: bool = False,
+) -> RollbackRequest:
+    """A checked request; `strategy` None takes the service's."""
+    validate_service_name(service.name)
+    if action == "rollback" and not reason.strip():
+        raise InvalidInputError("a rollback needs a reason")
+    return RollbackRequest(
+        service=service.name,
+        action=action,
+        strategy=strategy or service.rollback.strategy,
+        target=target,
+        reason=reason.strip(),
+        trigger=trigger,
+        triggered_by=triggered_by or default_triggered_by(trigger, flow_run_id),
+        culprit=culprit,
+        culprit_committed_at=culprit_committed_at,
+        dry_run=dry_run,
+    )
 
 
 @dataclass(frozen=True)
@@ -127,3 +168,48 @@ def reverts_marker(commit: str) -> str:
 
 def concurrency_limit_name(service: str) -> str:
     return f"rollback-{service}"
+
+
+def manual_rollback_hint(service: ServiceConfig, culprit: str, last_good: str) -> str:
+    """For the culprit report when `auto = false`: the command that rolls back."""
+    return (
+        f'build-monitor rollback {service.name} {last_good[:12]} "culprit {culprit[:12]}" '
+        f"--culprit {culprit[:12]}  (strategy: {service.rollback.strategy})"
+    )
+
+
+def planned_steps(
+    service: ServiceConfig,
+    request: RollbackRequest,
+    target: str,
+    head: str,
+    *,
+    needs_build: bool,
+    image: str,
+    live_tag: str,
+) -> list[tuple[str, str]]:
+    """What a dry run reports it would do: (step, detail), in order."""
+    steps: list[tuple[str, str]] = []
+    if needs_build:
+        steps.append(("verify_target", f"build, test and health-check {target[:12]} first"))
+    if request.strategy in ("redeploy", "both"):
+        steps += [
+            ("check_candidate", f"start {image} beside the live container, health-check it"),
+            ("move_live_tag", f"point {live_tag} at {image}"),
+            ("hand_over", "stop the old live container, start the new one on the live port"),
+            ("verify_live", "health-check the live port"),
+        ]
+    if request.strategy in ("revert", "both"):
+        what = (
+            f"git revert {request.culprit[:12]}"
+            if request.culprit
+            else f"a commit restoring {target[:12]}"
+        )
+        branch = push_target(service, request.culprit or target)
+        steps += [
+            ("create_revert", f"{what} on top of {head[:12]}"),
+            ("build_revert", f"build, test and health-check it with the {service.builder} builder"),
+            ("push_revert", f"push it to {branch} only if it passed"),
+            ("verify_revert", f"check that {branch} holds the tested commit"),
+        ]
+    return steps

@@ -49,7 +49,12 @@ def pick_builder(
 
 
 def render_config(
-    setup_dir: Path, repo: SampleRepo, builder: str, rust_image: str | None, live_port: int
+    setup_dir: Path,
+    repo: SampleRepo,
+    builder: str,
+    rust_image: str | None,
+    live_port: int,
+    service: str = DEMO_SERVICE,
 ) -> str:
     lines = [
         "# Written by `build-monitor demo`.",
@@ -58,7 +63,7 @@ def render_config(
         f'cache_dir = "{setup_dir / "cache"}"',
         "",
         "[[services]]",
-        f'name = "{DEMO_SERVICE}"',
+        f'name = "{service}"',
         f'repo = "{repo.path}"',
         f'branch = "{repo.branch}"',
         f'builder = "{builder}"',
@@ -84,7 +89,10 @@ def render_config(
 
 
 def prepare_demo(
-    directory: Path, choice: BuilderChoice, progress: Callable[[str], None]
+    directory: Path,
+    choice: BuilderChoice,
+    progress: Callable[[str], None],
+    service: str = DEMO_SERVICE,
 ) -> DemoSetup:
     """A fresh demo directory: sample repository (good commits, then a break) and config."""
     if directory.exists():
@@ -99,5 +107,7 @@ def prepare_demo(
         name=DEMO_SERVICE,
     )
     config_path = directory / "config.toml"
-    config_path.write_text(render_config(directory, repo, builder, rust_image, free_port()))
+    config_path.write_text(
+        render_config(directory, repo, builder, rust_image, free_port(), service)
+    )
     return DemoSetup(directory, config_path, repo, builder, rust_image)

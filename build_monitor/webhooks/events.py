@@ -55,6 +55,11 @@ def push_event(
     }
 
 
+def monitor_deployment_name(service: str) -> str:
+    """The deployment whose runs a push of `service` starts (and coalesces into)."""
+    return f"monitor-{service}"
+
+
 def push_trigger(service: str) -> dict[str, Any]:
     """The deployment trigger (as in prefect.yaml `triggers:`) that starts the monitor flow for
     `service` on its push events; `DeploymentEventTrigger(**push_trigger(name))` in Python.

@@ -33,7 +33,7 @@ from build_monitor.webhooks.payloads import (
 )
 from build_monitor.webhooks.signatures import verify_github_signature, verify_gitlab_token
 
-Outcome = Literal["accepted", "ignored", "pong", "rejected"]
+WebhookOutcome = Literal["accepted", "ignored", "pong", "rejected"]
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 CREDENTIAL_HEADER: dict[Forge, str] = {
     "github": "X-Hub-Signature-256",
@@ -54,7 +54,7 @@ class Delivery:
 @dataclass(frozen=True)
 class Verdict:
     status: int
-    outcome: Outcome
+    outcome: WebhookOutcome
     reason: str
     delivery_id: str
     services: tuple[str, ...] = ()
@@ -78,7 +78,7 @@ def judge_delivery(
 ) -> Verdict:
     delivery_id = delivery_key(delivery.delivery_id, delivery.body)
 
-    def verdict(status: int, outcome: Outcome, reason: str) -> Verdict:
+    def verdict(status: int, outcome: WebhookOutcome, reason: str) -> Verdict:
         return Verdict(status=status, outcome=outcome, reason=reason, delivery_id=delivery_id)
 
     try:

@@ -15,7 +15,7 @@ from build_monitor.api.app import create_app
 from build_monitor.api.config import ApiConfig
 from build_monitor.api.emitter import EmitError, EventEmitter
 from build_monitor.api.secrets import CachingSecretResolver
-from build_monitor.config import Config, ServiceConfig, StorageConfig
+from build_monitor.config import Config, HealthConfig, ServiceConfig, StorageConfig
 from build_monitor.webhooks.config import SecretRef, WebhooksConfig
 from tests.webhooks.fixtures import DIASPORA_REPO, GITHUB_SECRET, GITLAB_TOKEN, HELLO_WORLD_REPO
 
@@ -49,7 +49,13 @@ def make_config(tmp_path: Path) -> Config:
     return Config(
         storage=StorageConfig(database_url=f"sqlite:///{tmp_path / 'history.db'}"),
         services=[
-            ServiceConfig(name="hello", repo=HELLO_WORLD_REPO, branch="master"),
+            # hello can be redeployed (docker, health-checked); diaspora cannot (no health check).
+            ServiceConfig(
+                name="hello",
+                repo=HELLO_WORLD_REPO,
+                branch="master",
+                health=HealthConfig(port=8000),
+            ),
             ServiceConfig(name="diaspora", repo=DIASPORA_REPO, branch="master"),
         ],
     )

@@ -14,11 +14,15 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
+from sqlmodel import func, select
 
 from build_monitor.api.background_server import running_server
 from build_monitor.api.emitter import PrefectEventsEmitter
-from build_monitor.webhooks.events import push_trigger
-from tests.api.conftest import AppFactory, make_config
+from build_monitor.api.outbox import count_unemitted
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import WebhookDelivery
+from build_monitor.webhooks.events import monitor_deployment_name, push_trigger
+from tests.api.conftest import WEBHOOKS, AppFactory, make_config
 from tests.webhooks.fixtures import github_headers, payload_bytes
 
 
@@ -124,3 +128,74 @@ def test_reemitted_event_does_not_start_a_second_run(prefect_api_url: str) -> No
             "trigger": "webhook",
         }
     ]
+
+
+async def deploy_service_monitor(service: str) -> UUID:
+    deployment = await monitor.ato_deployment(
+        name=monitor_deployment_name(service),
+        triggers=[DeploymentEventTrigger(**push_trigger(service))],
+    )
+    deployment_id: UUID = await deployment.aapply()
+    return deployment_id
+
+
+async def start_running(deployment_id: UUID) -> None:
+    """What a worker does when it picks the waiting run up."""
+    from prefect.states import Running
+
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+        )
+        for run in runs:
+            await client.set_flow_run_state(run.id, Running(), force=True)
+
+
+async def describe_runs(deployment_id: UUID) -> list[str]:
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+        )
+    return [f"{run.state_name} created {run.created} expected {run.expected_start_time}" for run in runs]
+
+
+def send_burst(http: httpx.Client, body: bytes, prefix: str, count: int) -> None:
+    for index in range(count):
+        headers = github_headers(body, delivery=f"{prefix}-{index}")
+        reply = http.post("/api/webhooks/github", content=body, headers=headers)
+        assert reply.status_code == 202, reply.text
+
+
+def wait_until_relayed(database_url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while count_unemitted(database_url) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert count_unemitted(database_url) == 0, "deliveries left unrelayed"
+    time.sleep(3)  # the trigger's action creates runs a moment after the event
+
+
+@pytest.mark.prefect
+@pytest.mark.slow
+def test_a_burst_of_pushes_coalesces_into_one_waiting_run(
+    prefect_api_url: str, tmp_path: Path, app_factory: AppFactory
+) -> None:
+    deployment_id = asyncio.run(deploy_service_monitor("hello"))
+    config = make_config(tmp_path)
+    app = app_factory(
+        config=config,
+        emitter=PrefectEventsEmitter(prefect_api_url),
+        webhooks=WEBHOOKS.model_copy(update={"redeliver_interval_seconds": 1.0}),
+    )
+    body = payload_bytes("github-push.json")
+    with running_server(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as http:
+        send_burst(http, body, "burst", 40)
+        wait_until_relayed(config.database_url)
+        first = asyncio.run(monitor_runs(deployment_id))
+        asyncio.run(start_running(deployment_id))
+        send_burst(http, body, "while-running", 20)
+        wait_until_relayed(config.database_url)
+        second = asyncio.run(monitor_runs(deployment_id))
+    assert len(first) == 1, first
+    assert len(second) == 2, asyncio.run(describe_runs(deployment_id))  # running + waiting
+    with session_scope(config.database_url) as session:
+        assert session.exec(select(func.count()).select_from(WebhookDelivery)).one() == 60

@@ -164,6 +164,28 @@ async def test_rollback_validates_before_starting(app_factory: AppFactory) -> No
     assert calls == [("hello", None, "prod down"), ("hello", "abc123", "bad")]
 
 
+async def test_a_rollback_the_service_cannot_do_is_refused_before_it_starts(
+    app_factory: AppFactory,
+) -> None:
+    calls: list[str] = []
+
+    async def start(service: str, commit: str | None, reason: str) -> RollbackStarted:
+        calls.append(service)
+        return RollbackStarted(flow_run_id="run-1", message="rollback started")
+
+    async with await open_client(app_factory, start_rollback=start) as http:
+        url = "/api/services/diaspora/rollback"
+        emergency = await http.post(url, json={"reason": "down"}, headers=AUTH)
+        targeted = await http.post(url, json={"commit": "abc123", "reason": "bad"}, headers=AUTH)
+    for reply in (emergency, targeted):
+        assert reply.status_code == 422
+        assert reply.json()["detail"] == (
+            "strategy 'redeploy' verifies the new container with its health check: "
+            "add [services.health] to service 'diaspora'"
+        )
+    assert calls == []
+
+
 async def test_health_reports_each_part(
     client: httpx.AsyncClient, emitter: CountingEmitter
 ) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-from build_monitor.bisection import Observation, Outcome
+from build_monitor.bisection import Observation, ProbeOutcome
 from build_monitor.bisection.simulation import commit_names
 
 MEASUREMENTS: list[str] = []
@@ -24,15 +24,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 def passed(commit: str) -> Observation:
-    return Observation(commit, Outcome.PASSED)
+    return Observation(commit, ProbeOutcome.PASSED)
 
 
 def failed(commit: str, signature: str = TARGET) -> Observation:
-    return Observation(commit, Outcome.FAILED, signature)
+    return Observation(commit, ProbeOutcome.FAILED, signature)
 
 
 def errored(commit: str) -> Observation:
-    return Observation(commit, Outcome.ERROR, "docker daemon not responding")
+    return Observation(commit, ProbeOutcome.ERROR, "docker daemon not responding")
 
 
 class ScriptedProbe:

@@ -10,7 +10,7 @@ from build_monitor.bisection import (
     BisectSearch,
     BisectSettings,
     Observation,
-    Outcome,
+    ProbeOutcome,
     run_search,
 )
 from build_monitor.errors import InvalidInputError
@@ -49,9 +49,9 @@ def test_default_budget_scales_with_range_and_parallelism() -> None:
 
 
 def test_observation_validates_outcome_and_round_trips() -> None:
-    observation = Observation("abc", Outcome.FAILED, TARGET, duration_s=3.5, cached=True)
+    observation = Observation("abc", ProbeOutcome.FAILED, TARGET, duration_s=3.5, cached=True)
     assert Observation.from_dict(json.loads(json.dumps(observation.to_dict()))) == observation
-    assert Observation("abc", "passed").outcome is Outcome.PASSED  # type: ignore[arg-type]
+    assert Observation("abc", "passed").outcome is ProbeOutcome.PASSED  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="not one of: passed, failed, error"):
         Observation("abc", "flaky")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="invalid saved observation"):

@@ -13,8 +13,8 @@ from build_monitor.bisection import (
     BisectSearch,
     BisectSettings,
     BisectStatus,
-    Outcome,
-    signatures_match,
+    ProbeOutcome,
+    matches_target,
 )
 from build_monitor.bisection.simulation import (
     SimulatedHistory,
@@ -87,10 +87,10 @@ def _target_runs(history: SimulatedHistory, result: BisectResult, commit: str) -
         1
         for o in observations
         if o.commit == commit
-        and o.outcome is Outcome.FAILED
-        and signatures_match(history.target_signature, o.signature)
+        and o.outcome is ProbeOutcome.FAILED
+        and matches_target(history.target_signature, o.signature)
     )
-    passes = sum(1 for o in observations if o.commit == commit and o.outcome is Outcome.PASSED)
+    passes = sum(1 for o in observations if o.commit == commit and o.outcome is ProbeOutcome.PASSED)
     return fails, passes
 
 

@@ -11,7 +11,7 @@ from build_monitor.bisection import (
     BisectSettings,
     BisectStatus,
     Observation,
-    Outcome,
+    ProbeOutcome,
     run_search,
 )
 from tests.bisection.conftest import TARGET, ScriptedProbe, broken_from, failed, passed
@@ -174,7 +174,7 @@ def test_probe_splits_probability_mass_not_commit_count(commits: tuple[str, ...]
 
 def test_known_and_cached_observations_are_free(commits: tuple[str, ...]) -> None:
     search = search_for(commits)
-    search.record(Observation(commits[16], Outcome.PASSED, cached=True))
+    search.record(Observation(commits[16], ProbeOutcome.PASSED, cached=True))
     assert search.builds == 0
     search.record(passed(commits[20]))
     assert search.builds == 1

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from build_monitor.bisection import Outcome
+from build_monitor.bisection import ProbeOutcome
 from build_monitor.bisection.simulation import (
     Scenario,
     SimulatedHistory,
@@ -43,7 +43,10 @@ def test_simulated_probes_follow_the_history() -> None:
     outcomes = [history.probe(position, rng).outcome for position in range(11)]
     assert (
         outcomes
-        == [Outcome.PASSED] * 3 + [Outcome.FAILED] + [Outcome.PASSED] * 2 + [Outcome.FAILED] * 5
+        == [ProbeOutcome.PASSED] * 3
+        + [ProbeOutcome.FAILED]
+        + [ProbeOutcome.PASSED] * 2
+        + [ProbeOutcome.FAILED] * 5
     )
     assert history.probe(3, rng).signature != history.probe(6, rng).signature
 
@@ -52,8 +55,8 @@ def test_flake_and_error_rates_are_honoured() -> None:
     history = SimulatedHistory(commits=commit_names(3), culprit=2, flake_rate=0.2, error_rate=0.1)
     rng = random.Random(5)
     outcomes = [history.probe(1, rng).outcome for _ in range(20_000)]
-    assert 0.09 < outcomes.count(Outcome.ERROR) / 20_000 < 0.11
-    assert 0.17 < outcomes.count(Outcome.FAILED) / 20_000 < 0.19  # 0.9 * 0.2
+    assert 0.09 < outcomes.count(ProbeOutcome.ERROR) / 20_000 < 0.11
+    assert 0.17 < outcomes.count(ProbeOutcome.FAILED) / 20_000 < 0.19  # 0.9 * 0.2
 
 
 def test_generated_windows_never_cover_the_bad_commit() -> None:

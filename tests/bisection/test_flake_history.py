@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from build_monitor.bisection import Observation, Outcome
+from build_monitor.bisection import Observation, ProbeOutcome
 from build_monitor.bisection.flake_history import (
     MAX_LEARNED_PRIOR,
     FlakeEvidence,
@@ -26,7 +26,7 @@ def test_only_fresh_runs_of_the_target_test_at_known_good_commits_count() -> Non
         passed("g3"),
         failed("g3", "other"),  # another test: says nothing about this one
         errored("g2"),  # the machinery, not the test
-        Observation("g1", Outcome.FAILED, TARGET, cached=True),  # another bisection counts it
+        Observation("g1", ProbeOutcome.FAILED, TARGET, cached=True),  # another bisection counts it
         failed("culprit"),
         passed("after"),  # not known good (e.g. a false pass after the culprit)
     ]

@@ -66,6 +66,31 @@ def test_an_oom_killed_build_is_an_infrastructure_error(
     assert result.stage is None
 
 
+@pytest.mark.parametrize("buildkit", [False, True], ids=["legacy", "buildkit"])
+@pytest.mark.parametrize(
+    ("kill_signal", "status"), [("KILL", "error"), ("SEGV", "failed")], ids=["sigkill", "sigsegv"]
+)
+def test_a_step_killed_by_sigkill_is_the_machines_fault_and_a_crash_the_commits(
+    docker_client: docker.DockerClient,
+    rust_image: str,
+    tmp_path: Path,
+    service_name: str,
+    buildkit: bool,
+    kill_signal: str,
+    status: str,
+) -> None:
+    # The inner shell kills itself (what the OOM killer does to a test binary); the outer one,
+    # not PID 1's signal-immune self, reports it as the step's exit status (128 + signal).
+    context = context_with(
+        tmp_path, f"FROM {rust_image}\nRUN sh -c 'kill -{kill_signal} $$'; exit $?\n"
+    )
+    service = ServiceConfig(name=service_name, repo="/r", buildkit=buildkit)
+    result = build_image(docker_client, service=service, context=context, commit="9" * 40)
+    assert result.status == status, result
+    if status == "error":
+        assert result.stage is None and str(result.signature).startswith("out of memory")
+
+
 def test_missing_dockerfile_is_the_commits_fault(
     docker_client: docker.DockerClient, tmp_path: Path, service_name: str
 ) -> None:

@@ -12,7 +12,7 @@ from build_monitor.builders.signatures import (
     health_signature,
     log_excerpt,
     normalize_signature,
-    signatures_match,
+    same_failure,
 )
 from build_monitor.sample.service import (
     COMPILE_ERROR_SIGNATURE,
@@ -91,7 +91,7 @@ def test_shifted_compile_error_has_the_same_signature() -> None:
     second = analyze_build_output(shifted, exit_code=101).signature
 
     assert first == second
-    assert signatures_match(first, second)
+    assert same_failure(first, second)
 
 
 def test_compile_error_in_another_file_has_another_signature() -> None:
@@ -100,7 +100,7 @@ def test_compile_error_in_another_file_has_another_signature() -> None:
     signature = analyze_build_output(moved, exit_code=101).signature
 
     assert signature == "error[E0308]: mismatched types (src/port.rs)"
-    assert not signatures_match(signature, COMPILE_ERROR_SIGNATURE)
+    assert not same_failure(signature, COMPILE_ERROR_SIGNATURE)
 
 
 def test_uncoded_rustc_error_skips_cargo_summary_lines() -> None:
@@ -304,8 +304,8 @@ def test_normalize_signature(raw: str, normal: str) -> None:
 
 
 def test_none_signatures_never_match() -> None:
-    assert not signatures_match(None, None)
-    assert not signatures_match("test failed: a", None)
+    assert not same_failure(None, None)
+    assert not same_failure("test failed: a", None)
 
 
 @settings(max_examples=300, deadline=None)

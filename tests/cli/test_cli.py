@@ -165,10 +165,23 @@ def test_demo_with_the_local_builder_detects_the_break(
 @pytest.mark.docker
 @pytest.mark.prefect
 def test_demo_uses_docker_when_an_engine_answers(
-    prefect_api_url: str, rust_image: str, docker_client: Any, tmp_path: Path
+    prefect_api_url: str,
+    rust_image: str,
+    docker_client: Any,
+    docker_service_name: str,
+    tmp_path: Path,
 ) -> None:
+    # Under a name of its own: a user's demo (`bm-sample-svc`) is never replaced or removed.
     completed = subprocess.run(
-        [cli_path(), "demo", "--dir", str(tmp_path / "demo"), "--json"],
+        [
+            cli_path(),
+            "demo",
+            "--dir",
+            str(tmp_path / "demo"),
+            "--service",
+            docker_service_name,
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -178,13 +191,48 @@ def test_demo_uses_docker_when_an_engine_answers(
     document = json.loads(completed.stdout)
     assert document["builder"] == "docker"
     assert (document["head"]["status"], document["head"]["stage"]) == ("failed", "test")
-    assert document["baseline"]["image"].startswith("build-monitor/sample-svc:")
+    assert document["service"] == docker_service_name
+    assert document["baseline"]["image"].startswith(f"build-monitor/{docker_service_name}:")
     assert document["bisection"]["culprit"] == document["expected_culprit"]
     rollback = document["bisection"]["rollback"]
     assert (rollback["strategy"], rollback["status"]) == ("redeploy", "succeeded")
-    live = docker_client.containers.get("bm-sample-svc")
-    try:
-        assert f"build-monitor/sample-svc:{document['baseline']['commit']}" in live.image.tags
-        assert live.status == "running"
-    finally:
-        live.remove(force=True)
+    live = docker_client.containers.get(f"bm-{docker_service_name}")
+    baseline_tag = f"build-monitor/{docker_service_name}:{document['baseline']['commit']}"
+    assert baseline_tag in live.image.tags
+    assert live.status == "running"
+
+
+@pytest.mark.prefect
+@pytest.mark.parametrize(
+    ("kill_signal", "exit_code", "status", "attempts"),
+    [("KILL", 2, "error", 2), ("SEGV", 1, "failed", 1)],
+    ids=["sigkill-is-the-machine", "sigsegv-is-the-commit"],
+)
+def test_a_test_process_killed_by_sigkill_is_an_error_retried_and_never_blamed(
+    prefect_api_url: str,
+    sample_repo: SampleRepoFactory,
+    tmp_path: Path,
+    kill_signal: str,
+    exit_code: int,
+    status: str,
+    attempts: int,
+) -> None:
+    repo = sample_repo("good", good_commits=1)
+    # The test command kills itself, as the OOM killer would (SIGKILL) or a crash does.
+    local = {
+        "build_command": "cargo build --release",
+        "test_command": f"sh -c 'kill -{kill_signal} $$'",
+    }
+    config = write_config(
+        tmp_path, service_table(repo, name="svc", builder="local", health=False, local=local)
+    )
+    code, out, err = invoke("check", "svc", "--config", str(config), "--json")
+    assert code == exit_code, err
+    report = json.loads(out)
+    assert (report["status"], report["attempts"]) == (status, attempts)
+    if status == "error":
+        assert report["stage"] is None and "SIGKILL" in report["signature"]
+    else:
+        assert report["stage"] == "test"
+    history = json.loads(invoke("list", "--config", str(config), "--json")[1])["services"][0]
+    assert history["state"] == ("unknown" if status == "error" else "failing")

@@ -66,7 +66,10 @@ def test_start_serves_api_and_deployments_and_stops_cleanly(
     port = free_port()
     config = write_config(
         tmp_path,
-        service_table(repo, name="pushed", builder="local", health=False),
+        # A local service rolls back by reverting (the API refuses redeploy without docker).
+        service_table(
+            repo, name="pushed", builder="local", health=False, rollback={"strategy": "revert"}
+        ),
         extra=(
             f"[server]\nport = {port}\n\n"
             '[webhooks]\ngithub_secret = { env = "GH_SECRET" }\n\n'

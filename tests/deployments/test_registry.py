@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -112,7 +113,7 @@ def test_register_with_a_work_pool(
     async def read() -> list[tuple[str, str | None, str | None, str | None]]:
         async with get_client() as client:
             found = [await client.read_deployment(i) for i in ids]
-        return [(d.name, d.work_pool_name, d.entrypoint, d.path) for d in found]
+        return [(d.name, d.work_pool_name, d.entrypoint, _working_directory(d)) for d in found]
 
     deployments = {name: rest for name, *rest in asyncio.run(read())}
     assert {"monitor-pooled", "check-commit", "bisect"} <= set(deployments)
@@ -122,3 +123,11 @@ def test_register_with_a_work_pool(
         "flows/monitor.py:monitor",
         str(PROJECT_DIR),
     )
+
+
+def _working_directory(deployment: Any) -> str | None:
+    """Where a process worker runs the entrypoint: the deployment's path or its pull step."""
+    for step in deployment.pull_steps or []:
+        if "prefect.deployments.steps.set_working_directory" in step:
+            return str(step["prefect.deployments.steps.set_working_directory"]["directory"])
+    return deployment.path

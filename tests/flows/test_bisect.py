@@ -27,8 +27,8 @@ pytestmark = pytest.mark.prefect
 runner = CliRunner()
 
 
-def bisect_cli(config: Path, *args: str) -> tuple[int, dict[str, object]]:
-    result = runner.invoke(app, ["bisect", "svc", "--config", str(config), "--json", *args])
+def bisect_cli(config: Path, *args: str, service: str = "svc") -> tuple[int, dict[str, object]]:
+    result = runner.invoke(app, ["bisect", service, "--config", str(config), "--json", *args])
     assert result.stdout, result.stderr
     return result.exit_code, json.loads(result.stdout)
 
@@ -67,14 +67,25 @@ def test_bisect_names_the_culprit(
 
 @pytest.mark.docker
 def test_docker_probes_with_buildkit_cache_mounts_name_the_culprit(
-    prefect_api_url: str, rust_image: str, sample_repo: SampleRepoFactory, tmp_path: Path
+    prefect_api_url: str,
+    rust_image: str,
+    sample_repo: SampleRepoFactory,
+    tmp_path: Path,
+    docker_service_name: str,
 ) -> None:
     repo = sample_repo("test_failure", good_commits=6, commits_after_break=2, cache_mounts=True)
     config = write_config(
         tmp_path,
-        service_table(repo, builder="docker", rust_image=rust_image, buildkit=True, health=False),
+        service_table(
+            repo,
+            name=docker_service_name,
+            builder="docker",
+            rust_image=rust_image,
+            buildkit=True,
+            health=False,
+        ),
     )
-    exit_code, report = bisect_cli(config, "--good", repo.commits[0])
+    exit_code, report = bisect_cli(config, "--good", repo.commits[0], service=docker_service_name)
     assert exit_code == 0, report
     assert (report["status"], report["culprit"]) == ("confirmed", repo.culprit)
     assert report["signature"] == repo.expected_signature

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from build_monitor.sample.service import add_commit, render_main_rs
+from build_monitor.sample.service import add_commit
+from build_monitor.sample.sources import render_main_rs
 from flows.monitor import monitor
 from tests.configs import service_table, write_config
 from tests.repo_fixtures import SampleRepoFactory
@@ -47,12 +48,12 @@ def test_build_each_commit_builds_every_new_commit_in_order_and_turns_red(
 def test_recovers_when_a_fix_lands(
     prefect_api_url: str, sample_repo: SampleRepoFactory, tmp_path: Path
 ) -> None:
-    from build_monitor.sample.service import ServiceState
+    from build_monitor.sample.sources import SampleSource
 
     repo = sample_repo("compile_error", good_commits=1, commits_after_break=0)
     config = str(write_config(tmp_path, service_table(repo, builder="local", health=False)))
     assert monitor(service="svc", config_path=config)["state"] == "failing"
-    fixed = render_main_rs(ServiceState(revision=99))
+    fixed = render_main_rs(SampleSource(revision=99))
     add_commit(repo.path, "Fix the port type", {"src/main.rs": fixed})
     assert monitor(service="svc", config_path=config)["state"] == "healthy"
 

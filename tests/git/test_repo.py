@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import subprocess
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
+from blocks.git import GitCredentials
 from build_monitor.errors import GitError, InvalidInputError
 from build_monitor.git.repo import (
     commit_info,
@@ -18,6 +22,7 @@ from build_monitor.git.repo import (
 )
 from build_monitor.sample.service import add_commit
 from build_monitor.validation import validate_ref
+from tests.git.http_git_server import git_http_server
 from tests.repo_fixtures import SampleRepoFactory
 
 
@@ -53,10 +58,46 @@ def test_unknown_branch_and_repo_are_clear_errors(
     repo = sample_repo("good", good_commits=1)
     with pytest.raises(GitError, match="branch 'release' does not exist"):
         sync_repository(repo_url=str(repo.path), branch="release", cache_dir=tmp_path, service="a")
-    with pytest.raises(GitError, match="cannot fetch"):
-        sync_repository(
-            repo_url=str(tmp_path / "nowhere"), branch="main", cache_dir=tmp_path, service="b"
+    nowhere = tmp_path / "nowhere"
+    with pytest.raises(GitError) as missing:
+        sync_repository(repo_url=str(nowhere), branch="main", cache_dir=tmp_path, service="b")
+    # git's reason, not the last line of its advice ("... and the repository exists.").
+    assert str(missing.value) == (
+        f"cannot fetch {nowhere}: '{nowhere}' does not appear to be a git repository"
+    )
+
+
+def test_a_token_authenticates_the_fetch_and_never_shows_in_the_process_table(
+    sample_repo: SampleRepoFactory, tmp_path: Path
+) -> None:
+    token = "bm-secret-token-5d1f0c"
+    repo = sample_repo("good", good_commits=2)
+    served = tmp_path / "served"
+    served.mkdir()
+    subprocess.run(
+        ["git", "clone", "--quiet", "--bare", str(repo.path), str(served / "svc.git")],
+        check=True,
+    )
+    credentials = GitCredentials(username="ci", token=SecretStr(token))
+    header = base64.b64encode(f"ci:{token}".encode()).decode()
+    with git_http_server(served, username="ci", token=token) as server:
+        url = f"{server.url}/svc.git"
+        with pytest.raises(GitError, match="cannot fetch"):
+            sync_repository(repo_url=url, branch="main", cache_dir=tmp_path / "a", service="s")
+        assert server.refused >= 1, "the server must demand the credential"
+
+        mirror = sync_repository(
+            repo_url=url,
+            branch="main",
+            cache_dir=tmp_path / "b",
+            service="s",
+            auth=credentials.get_client(),
         )
+    assert resolve_commit(mirror, "main") == repo.commits[-1]
+    fetches = [line for line in server.command_lines if "fetch" in line]
+    assert fetches, server.command_lines
+    leaked = [line for line in server.command_lines if token in line or header in line]
+    assert leaked == []
 
 
 def test_unknown_commit(sample_repo: SampleRepoFactory, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from prefect import flow
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
@@ -14,8 +15,15 @@ import build_monitor.cli.notification_commands  # noqa: F401  (registers the com
 from blocks.slack import SlackWebhook
 from build_monitor.cli.app import app
 from build_monitor.notifications.events import NotificationEvent
-from tasks.notify import notify
-from tests.notifications.conftest import SMTP_PASSWORD, Receiver, SmtpServer, make_config
+from flows.notifying import notify
+from tests.notifications.conftest import (
+    SMTP_PASSWORD,
+    SMTP_USER,
+    Receiver,
+    SmtpServer,
+    free_port,
+    make_config,
+)
 
 SLACK = "/services/T1/B1/cli-slack-SECRET"
 DISCORD = "/api/webhooks/9/cli-discord-SECRET"
@@ -40,6 +48,14 @@ to = ["ops@example.com"]
 from_address = "monitor@example.com"
 """
     )
+    return path
+
+
+def write_entry_config(tmp_path: Path, entry: str) -> Path:
+    """A config.toml with one [[notifications]] entry (its TOML lines)."""
+    path = tmp_path / "config.toml"
+    database = f"sqlite:///{tmp_path / 'history.db'}"
+    path.write_text(f'[storage]\ndatabase_url = "{database}"\n\n[[notifications]]\n{entry}\n')
     return path
 
 
@@ -95,6 +111,7 @@ def test_a_refused_test_message_exits_1_with_the_status(
     [
         ("irc", {}, "unknown channel 'irc'"),
         ("discord", {}, 'has no block: set `block = "NAME"`'),
+        ("email", {"SMTP_SERVER": "127.0.0.1", "SMTP_TYPE": "tls"}, "SMTP_TYPE must be one of"),
     ],
 )
 def test_bad_input_exits_2_without_a_traceback(
@@ -103,6 +120,73 @@ def test_bad_input_exits_2_without_a_traceback(
     args = ["test-notification", "--channel", channel, "--config", str(write_config(tmp_path))]
     result = CliRunner().invoke(app, args, env={"DISCORD_WEBHOOK_URL": "", **env})
     assert result.exit_code == 2 and message in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.prefect
+def test_test_notification_delivers_through_a_block_saved_on_the_prefect_api(
+    prefect_api_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    SlackWebhook(url=SecretStr(receiver.url("/cli-block-SECRET"))).save(
+        "cli-team-slack", overwrite=True
+    )
+    config = write_entry_config(
+        tmp_path, 'name = "chat"\nchannel = "slack"\nblock = "cli-team-slack"'
+    )
+    args = ["test-notification", "--channel", "chat", "--message", "via the block"]
+    # The settings in this thread point at a dead API: only $PREFECT_API_URL, which the
+    # command's `prefect_api()` picks up, leads to the saved block.
+    with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{free_port()}/api"}):
+        result = CliRunner().invoke(
+            app,
+            [*args, "--config", str(config), "--json"],
+            env={"PREFECT_API_URL": prefect_api_url, "SLACK_WEBHOOK_URL": ""},
+        )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["status"] == "sent"
+    [request] = receiver.at("/cli-block-SECRET")
+    assert "via the block" in request.json["text"]
+    assert "SECRET" not in result.output
+
+
+@pytest.mark.prefect
+def test_test_notification_mails_through_a_saved_email_block(
+    prefect_api_url: str, tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    from prefect_email import EmailServerCredentials
+
+    EmailServerCredentials(
+        smtp_server="127.0.0.1",
+        smtp_port=smtp_server.port,
+        smtp_type="INSECURE",
+        username=SMTP_USER,
+        password=SecretStr(SMTP_PASSWORD),
+    ).save("cli-mail", overwrite=True)
+    config = write_entry_config(
+        tmp_path,
+        'name = "ops-mail"\nchannel = "email"\nblock = "cli-mail"\nto = ["ops@example.com"]',
+    )
+    args = ["test-notification", "--channel", "ops-mail", "--message", "mailed via the block"]
+    result = CliRunner().invoke(
+        app, [*args, "--config", str(config)], env={"PREFECT_API_URL": prefect_api_url}
+    )
+    assert result.exit_code == 0, result.output
+    [mail] = smtp_server.messages
+    assert mail["To"] == "ops@example.com"
+    assert "mailed via the block" in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert SMTP_PASSWORD not in result.output
+
+
+@pytest.mark.prefect
+def test_a_block_that_is_not_saved_exits_2_naming_it(prefect_api_url: str, tmp_path: Path) -> None:
+    config = write_entry_config(
+        tmp_path, 'name = "chat"\nchannel = "discord"\nblock = "never-saved"'
+    )
+    args = ["test-notification", "--channel", "chat", "--config", str(config)]
+    result = CliRunner().invoke(app, args, env={"PREFECT_API_URL": prefect_api_url})
+    assert result.exit_code == 2, result.output
+    assert "notification 'chat': cannot load block 'never-saved'" in result.stderr
+    assert "prefect block register -m blocks.discord" in result.stderr
     assert "Traceback" not in result.output
 
 

@@ -16,9 +16,10 @@ from build_monitor.config import Config
 from build_monitor.history.db import session_scope
 from build_monitor.history.models import NotificationRecord
 from build_monitor.notifications.config import ALL_EVENTS
+from build_monitor.notifications.dispatch import flush_held_back, notify
 from build_monitor.notifications.events import CulpritInfo, NotificationEvent, RollbackInfo
+from build_monitor.notifications.ledger import channel_health
 from build_monitor.notifications.signing import SIGNATURE_HEADER, verify_signature
-from tasks.notify import channel_health, flush_held_back, notify
 from tests.notifications.conftest import SMTP_PASSWORD, Receiver, SmtpServer, free_port, make_config
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

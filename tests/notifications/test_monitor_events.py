@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from build_monitor.cli import app
-from build_monitor.sample.service import ServiceState, add_commit, render_main_rs
+from build_monitor.sample.service import add_commit
+from build_monitor.sample.sources import SampleSource, render_main_rs
 from flows.monitor import monitor
 from tests.configs import service_table, write_config
 from tests.notifications.conftest import Receiver
@@ -36,7 +37,7 @@ def test_failure_and_recovery_reach_slack_once(
     )
     assert monitor(service="svc", config_path=config)["state"] == "failing"
     monitor(service="svc", config_path=config)  # nothing new: no second message
-    add_commit(repo.path, "Fix the port type", {"src/main.rs": render_main_rs(ServiceState(9))})
+    add_commit(repo.path, "Fix the port type", {"src/main.rs": render_main_rs(SampleSource(9))})
     assert monitor(service="svc", config_path=config)["state"] == "healthy"
 
     texts = [r.json["text"] for r in receiver.at(SLACK_PATH)]

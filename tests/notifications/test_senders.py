@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -15,7 +16,7 @@ from build_monitor.notifications.compose import compose_plain
 from build_monitor.notifications.render import render_email, render_slack
 from build_monitor.notifications.retry import DeliveryError, RetryPolicy, send_with_retries
 from build_monitor.notifications.signing import SIGNATURE_HEADER, sign_body
-from build_monitor.notifications.smtp import email_credentials_from_env, send_email
+from build_monitor.notifications.smtp import send_email, smtp_settings_from_env
 from tests.notifications.conftest import Receiver, SmtpServer, free_port
 
 
@@ -53,10 +54,10 @@ def test_a_refusal_raises_with_the_receivers_status_and_no_url(receiver: Receive
 
 def test_429_with_retry_after_then_200_waits_as_told(receiver: Receiver) -> None:
     receiver.script("/s", (429, {"Retry-After": "1"}, "slow down"), (200, {}, "ok"))
-    block = SlackWebhook(url=SecretStr(receiver.url("/s")))
+    client = SlackWebhook(url=SecretStr(receiver.url("/s"))).get_client()
     started = time.monotonic()
     attempts = send_with_retries(
-        lambda timeout: block.send({"text": "hi"}, timeout=timeout), RetryPolicy(jitter=0)
+        lambda timeout: client.deliver({"text": "hi"}, timeout=timeout), RetryPolicy(jitter=0)
     )
     assert attempts == 2 and len(receiver.at("/s")) == 2
     assert 1.0 <= time.monotonic() - started < 3
@@ -64,23 +65,23 @@ def test_429_with_retry_after_then_200_waits_as_told(receiver: Receiver) -> None
 
 def test_500_then_200_is_retried(receiver: Receiver) -> None:
     receiver.script("/d", (500, {}, "oops"), (204, {}, ""))
-    block = DiscordWebhook(url=SecretStr(receiver.url("/d")))
+    client = DiscordWebhook(url=SecretStr(receiver.url("/d"))).get_client()
     policy = RetryPolicy(base_delay_seconds=0.05)
-    assert send_with_retries(lambda t: block.send({"content": "hi"}, timeout=t), policy) == 2
+    assert send_with_retries(lambda t: client.deliver({"content": "hi"}, timeout=t), policy) == 2
 
 
 def test_a_permanent_404_is_tried_once(receiver: Receiver) -> None:
     receiver.script("/gone", (404, {}, "unknown webhook"))
-    block = DiscordWebhook(url=SecretStr(receiver.url("/gone")))
+    client = DiscordWebhook(url=SecretStr(receiver.url("/gone"))).get_client()
     with pytest.raises(DeliveryError) as caught:
-        send_with_retries(lambda t: block.send({"content": "x"}, timeout=t), RetryPolicy())
+        send_with_retries(lambda t: client.deliver({"content": "x"}, timeout=t), RetryPolicy())
     assert caught.value.attempts == 1 and len(receiver.at("/gone")) == 1
 
 
 def test_connection_refused_is_retryable_and_names_no_url() -> None:
     url = f"http://127.0.0.1:{free_port()}/hook-secret-path"
     with pytest.raises(DeliveryError) as caught:
-        SlackWebhook(url=SecretStr(url)).send({"text": "x"}, timeout=2)
+        SlackWebhook(url=SecretStr(url)).get_client().deliver({"text": "x"}, timeout=2)
     assert caught.value.retryable and "hook-secret-path" not in str(caught.value)
     assert str(caught.value).startswith("Slack unreachable (ConnectError")
 
@@ -106,21 +107,22 @@ def test_transport_is_injectable() -> None:
         return httpx.Response(200)
 
     payload = render_slack(compose_plain("b", "s"))
-    SlackWebhook(url=SecretStr("https://hooks.example/x")).send(
-        payload, transport=httpx.MockTransport(handle)
+    client = SlackWebhook(url=SecretStr("https://hooks.example/x")).get_client(
+        transport=httpx.MockTransport(handle)
     )
+    client.deliver(payload)
     assert [str(r.url) for r in seen] == ["https://hooks.example/x"]
 
 
 def test_email_over_smtp_with_login_plain_text_and_html(smtp_server: SmtpServer) -> None:
-    credentials = email_credentials_from_env(smtp_server.env())
-    assert credentials is not None
+    smtp = smtp_settings_from_env(smtp_server.env())
+    assert smtp is not None
     message = render_email(
         compose_plain("The build broke.", "build failed"),
         from_address="bm@example.com",
         to=["dev@example.com", "ops@example.com"],
     )
-    send_email(credentials, message, timeout=5)
+    send_email(smtp, message, timeout=5)
     [received] = smtp_server.messages
     assert received["Subject"] == "[build-monitor] build failed"
     assert received["From"] == "bm@example.com"
@@ -136,11 +138,23 @@ def test_email_over_smtp_with_login_plain_text_and_html(smtp_server: SmtpServer)
 
 
 def test_a_refused_recipient_is_permanent_and_names_the_code(smtp_server: SmtpServer) -> None:
-    credentials = email_credentials_from_env(smtp_server.env())
-    assert credentials is not None
+    smtp = smtp_settings_from_env(smtp_server.env())
+    assert smtp is not None
     message = render_email(compose_plain("x", None), from_address="a@b.c", to=["nobody@b.c"])
     with pytest.raises(DeliveryError) as caught:
-        send_email(credentials, message, timeout=5)
+        send_email(smtp, message, timeout=5)
     assert caught.value.status_code == 550 and not caught.value.retryable
     assert str(caught.value) == "SMTP server refused recipients: nobody@b.c (550)"
     assert smtp_server.messages == []
+
+
+def test_notify_from_async_code_returns_a_coroutine_that_delivers(receiver: Receiver) -> None:
+    """Prefect's automations `await block.notify(...)`; sync callers just call it."""
+    block = SlackWebhook(url=SecretStr(receiver.url("/async-slack")))
+
+    async def from_async() -> None:
+        await block.notify("From async", "Hi")  # type: ignore[misc]
+
+    asyncio.run(from_async())
+    [request] = receiver.at("/async-slack")
+    assert request.json["text"] == "Hi: From async"

@@ -3,20 +3,31 @@ the live port, and recorded builds."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docker
+import docker.errors
+import docker.models.containers
 import httpx
 from typer.testing import CliRunner
 
+from build_monitor.builders.docker import SERVICE_LABEL
+from build_monitor.builders.health import free_port
 from build_monitor.cli import app
 from build_monitor.history import crud
 from build_monitor.history.db import session_scope
 from build_monitor.history.models import BuildCreate, BuildStatus
-from build_monitor.sample.service import SampleRepo
+from build_monitor.rollback import live_container
+from build_monitor.sample.service import SampleRepo, create_sample_service
 from tests.configs import _toml_value, service_table, write_config
+from tests.flows.test_check import remove_service_artifacts
 
 
 def rollback_config(
@@ -89,3 +100,78 @@ def record_build(database_url: str, service: str, commit: str, status: BuildStat
             image=None,
             attempts=1,
         )
+
+
+@dataclass(frozen=True)
+class DockerService:
+    name: str
+    config: Path
+    repo: SampleRepo
+    port: int
+    database_url: str
+
+    @property
+    def good(self) -> tuple[str, ...]:
+        """The passing commits with images: revision 1, revision 2, ..."""
+        return tuple(self.repo.commits[:-1])
+
+    @property
+    def broken(self) -> str:
+        return self.repo.commits[-1]
+
+    def cli(self, *args: str) -> tuple[int, dict[str, Any]]:
+        return run_cli(*args, "--config", str(self.config))
+
+
+@contextlib.contextmanager
+def built_docker_service(
+    root: Path, rust_image: str, docker_client: docker.DockerClient, *, good_commits: int
+) -> Iterator[DockerService]:
+    """A sample service with images built for its good commits and its broken one (the last);
+    its containers and images are removed afterwards."""
+    name = f"rb-{uuid.uuid4().hex[:8]}"
+    repo = create_sample_service(
+        root / "repo", scenario="health_failure", good_commits=good_commits, commits_after_break=0
+    )
+    port = free_port()
+    config = rollback_config(
+        root,
+        repo,
+        name=name,
+        builder="docker",
+        rust_image=rust_image,
+        rollback={"host_port": port, "stop_timeout_seconds": 2, "lock_timeout_seconds": 60},
+    )
+    built = DockerService(name, config, repo, port, f"sqlite:///{root / 'history.db'}")
+    try:
+        for commit in repo.commits:
+            run_cli("check", name, "--commit", commit, "--config", str(config))
+        yield built
+    finally:
+        remove_service_artifacts(docker_client, name)
+
+
+def clear_live(docker_client: docker.DockerClient, service: str) -> None:
+    """Remove the service's containers and its live tag."""
+    for container in docker_client.containers.list(
+        all=True, filters={"label": f"{SERVICE_LABEL}={service}"}
+    ):
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        docker_client.images.remove(live_container.live_tag(service), noprune=True)
+
+
+def live(docker_client: docker.DockerClient, service: str) -> docker.models.containers.Container:
+    container = docker_client.containers.get(f"bm-{service}")
+    assert container.status == "running"
+    return container
+
+
+def service_containers(docker_client: docker.DockerClient, service: str) -> list[str]:
+    return sorted(
+        c.name
+        for c in docker_client.containers.list(
+            all=True, filters={"label": f"{SERVICE_LABEL}={service}"}
+        )
+    )

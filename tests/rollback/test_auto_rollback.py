@@ -16,7 +16,8 @@ from build_monitor.config import Config, load_config
 from build_monitor.history.db import session_scope
 from build_monitor.history.models import BuildStatus, Rollback, RollbackStatus
 from build_monitor.sample.service import SampleRepo, create_sample_service
-from flows.rollback import ensure_concurrency_limit, maybe_auto_rollback, rollback_service
+from flows.rollback import maybe_auto_rollback, rollback_service
+from tasks.rollback_shell import ensure_concurrency_limit
 from tests.rollback.helpers import record_build, rollback_config
 
 pytestmark = [pytest.mark.prefect]

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from build_monitor.rollback.gates import GateInput, decide, kill_switch_value_is_on
-from build_monitor.rollback.outcome import RollbackOutcome
+from build_monitor.rollback.outcome import RollbackReport
 from build_monitor.rollback.plan import mainline_parent, revert_branch_name
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
@@ -127,7 +127,7 @@ def test_revert_branch_name() -> None:
 
 
 def test_the_outcome_json_keys_round_trip() -> None:
-    outcome = RollbackOutcome(
+    outcome = RollbackReport(
         service="svc",
         action="rollback",
         strategy="redeploy",
@@ -148,7 +148,7 @@ def test_the_outcome_json_keys_round_trip() -> None:
         "verification",
     } <= set(document)
     assert document["verification"] == {"status": None, "detail": None}
-    assert RollbackOutcome.from_json(document) == outcome
+    assert RollbackReport.from_json(document) == outcome
 
 
 def test_the_rollback_deployments_have_typed_parameters() -> None:

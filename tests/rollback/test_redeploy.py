@@ -4,54 +4,34 @@ later step fails or the process running it is killed."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 import docker.errors
 import pytest
 
-from build_monitor.builders.docker import COMMIT_LABEL, SERVICE_LABEL
-from build_monitor.builders.health import free_port
+from build_monitor.builders.docker import COMMIT_LABEL
 from build_monitor.builders.result import StepResult
 from build_monitor.history.db import session_scope
 from build_monitor.history.models import Build, BuildStatus, Rollback
 from build_monitor.rollback import live_container
-from build_monitor.sample.service import SampleRepo, create_sample_service
-from tests.flows.test_check import remove_service_artifacts
-from tests.rollback.helpers import live_revision, rollback_config, run_cli
+from tests.rollback.helpers import (
+    DockerService,
+    built_docker_service,
+    clear_live,
+    live,
+    live_revision,
+    service_containers,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.prefect]
-
-
-@dataclass(frozen=True)
-class DockerService:
-    name: str
-    config: Path
-    repo: SampleRepo
-    port: int
-    database_url: str
-
-    @property
-    def good(self) -> tuple[str, str]:
-        """(revision 1, revision 2): two passing commits with images."""
-        return self.repo.commits[0], self.repo.commits[1]
-
-    @property
-    def broken(self) -> str:
-        return self.repo.commits[2]
-
-    def cli(self, *args: str) -> tuple[int, dict[str, object]]:
-        return run_cli(*args, "--config", str(self.config))
 
 
 @pytest.fixture(scope="module")
@@ -62,60 +42,18 @@ def service(
     docker_client: docker.DockerClient,
 ) -> Iterator[DockerService]:
     """A sample service with images built for its two good commits and its broken one."""
-    root = tmp_path_factory.mktemp("redeploy")
-    name = f"rb-{uuid.uuid4().hex[:8]}"
-    repo = create_sample_service(
-        root / "repo", scenario="health_failure", good_commits=2, commits_after_break=0
-    )
-    port = free_port()
-    config = rollback_config(
-        root,
-        repo,
-        name=name,
-        builder="docker",
-        rust_image=rust_image,
-        rollback={"host_port": port, "stop_timeout_seconds": 2, "lock_timeout_seconds": 60},
-    )
-    built = DockerService(name, config, repo, port, f"sqlite:///{root / 'history.db'}")
-    try:
-        for commit in repo.commits:
-            run_cli("check", name, "--commit", commit, "--config", str(config))
+    with built_docker_service(
+        tmp_path_factory.mktemp("redeploy"), rust_image, docker_client, good_commits=2
+    ) as built:
         yield built
-    finally:
-        remove_service_artifacts(docker_client, name)
 
 
 @pytest.fixture
 def no_live(service: DockerService, docker_client: docker.DockerClient) -> Iterator[None]:
     """No live container or live tag before and after the test."""
-
-    def clear() -> None:
-        for container in docker_client.containers.list(
-            all=True, filters={"label": f"{SERVICE_LABEL}={service.name}"}
-        ):
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True)
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            docker_client.images.remove(live_container.live_tag(service.name), noprune=True)
-
-    clear()
+    clear_live(docker_client, service.name)
     yield
-    clear()
-
-
-def live(docker_client: docker.DockerClient, service: str) -> docker.models.containers.Container:
-    container = docker_client.containers.get(f"bm-{service}")
-    assert container.status == "running"
-    return container
-
-
-def service_containers(docker_client: docker.DockerClient, service: str) -> list[str]:
-    return sorted(
-        c.name
-        for c in docker_client.containers.list(
-            all=True, filters={"label": f"{SERVICE_LABEL}={service}"}
-        )
-    )
+    clear_live(docker_client, service.name)
 
 
 def test_rollback_replaces_the_live_container_and_is_idempotent(

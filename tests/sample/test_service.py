@@ -16,7 +16,7 @@ import pytest
 from build_monitor.builders.signatures import (
     FailureAnalysis,
     analyze_build_output,
-    signatures_match,
+    same_failure,
 )
 from build_monitor.errors import InvalidInputError
 from build_monitor.sample.service import (
@@ -187,7 +187,7 @@ def test_untestable_window_has_an_unrelated_compile_error_before_the_culprit(
         analysis = check(repo, sha)
         assert analysis.stage == "build"
         assert analysis.signature == repo.untestable_signature
-        assert not signatures_match(analysis.signature, repo.expected_signature)
+        assert not same_failure(analysis.signature, repo.expected_signature)
     assert check(repo, repo.commits[culprit_index - 1]).signature is None
     culprit = check(repo, repo.culprit)
     assert (

@@ -1,0 +1,1 @@
+"""Alembic migrations of the history database (run in code by build_monitor.history.schema)."""

@@ -1,0 +1,1 @@
+pub const REVISION: u32 = @REVISION@;

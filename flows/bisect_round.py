@@ -1,0 +1,69 @@
+"""The bisect-round subflow: one round of probes of a bisection, recursing into the next."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from uuid import UUID
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+from build_monitor.bisection.rounds import BisectContext, ProbeResult
+from build_monitor.config import load_config
+from build_monitor.dashboard.render import Progress, bisection_progress
+from tasks.artifacts import update_progress
+from tasks.bisect import probe_commit
+
+# The parent's heartbeat covers nested rounds; each one would otherwise add ~1 s on exit.
+NO_NESTED_HEARTBEAT = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+
+
+def _round_name() -> str:
+    parameters = flow_run.get_parameters()
+    context = BisectContext.model_validate(parameters["context"])
+    return context.round_name(int(parameters.get("round_number", 1)))
+
+
+@flow(name="bisect-round", flow_run_name=_round_name, validate_parameters=True)
+def bisect_round(
+    context: BisectContext,
+    probes: list[ProbeResult],
+    round_number: int = 1,
+    progress_id: UUID | None = None,
+) -> list[ProbeResult]:
+    """One round: ask the search which commits to probe, probe them concurrently, then recurse
+    into the next round as a subflow until the search is done. Each round moves the progress
+    artifact `progress_id`."""
+    search = context.search(probes)
+    if search.done:
+        if progress_id is not None:
+            update_progress(progress_id, _progress(context, probes, round_number - 1))
+        return probes
+    config = load_config(Path(context.config_path) if context.config_path else None)
+    service = config.service(context.service)
+    mirror, keep = Path(context.mirror), search.likely_reruns()
+    futures = [
+        probe_commit.submit(config, service, mirror, commit, context.bisection_id, keep)
+        for commit in search.next_probes()
+    ]
+    results = [future.result() for future in futures]
+    get_run_logger().info(
+        "round %d: %s",
+        round_number,
+        ", ".join(f"{r.commit[:10]} {r.outcome.value}" for r in results),
+    )
+    if progress_id is not None:
+        update_progress(progress_id, _progress(context, probes + results, round_number))
+    with temporary_settings(updates=NO_NESTED_HEARTBEAT):
+        return bisect_round(context, probes + results, round_number + 1, progress_id)
+
+
+def _progress(context: BisectContext, probes: list[ProbeResult], round_number: int) -> Progress:
+    search = context.search(probes)
+    return bisection_progress(
+        search.probabilities(),
+        round_number=round_number,
+        confidence=context.settings.confidence,
+        done=search.done,
+    )

@@ -1,0 +1,230 @@
+"""`build-monitor start` on the README's default: no PREFECT_API_URL anywhere, so build-monitor
+starts its own local Prefect server. A signed push must become a monitor run, an authorised API
+rollback a rollback run, and `test-notification` must find blocks on that same server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from build_monitor.history.db import session_scope
+from build_monitor.history.models import Build
+from build_monitor.sample.service import add_commit
+from tests.cli.test_cli import cli_path
+from tests.cli.test_start import free_port, wait_for
+from tests.configs import service_table, write_config
+from tests.repo_fixtures import SampleRepoFactory
+from tests.webhooks.fixtures import GITHUB_SECRET, github_headers, payload
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+API_TOKEN = "embedded-test-api-token"
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    received: list[tuple[str, bytes]]
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", 0))
+        self.received.append((self.path, self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def chat_receiver() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
+    received: list[tuple[str, bytes]] = []
+    handler = type("Recorder", (_Recorder,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _embedded_environment(data_dir: Path) -> dict[str, str]:
+    """The user's environment as the README assumes it: no Prefect API configured."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        BUILD_MONITOR_DATA_DIR=str(data_dir),
+        PREFECT_HOME=str(data_dir / "prefect-home"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        GH_SECRET=GITHUB_SECRET,
+        BM_API_TOKEN=API_TOKEN,
+    )
+    return env
+
+
+def _local_api_url(data_dir: Path) -> str | None:
+    try:
+        return str(json.loads((data_dir / "prefect" / "server.json").read_text())["api_url"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _flow_runs(api_url: str, flow_name: str) -> list[dict[str, Any]]:
+    reply = httpx.post(
+        f"{api_url}/flow_runs/filter",
+        json={"flows": {"name": {"any_": [flow_name]}}, "limit": 50},
+        timeout=10,
+    )
+    reply.raise_for_status()
+    return list(reply.json())
+
+
+def test_embedded_default_turns_pushes_rollbacks_and_test_notifications_into_prefect_work(
+    sample_repo: SampleRepoFactory,
+    tmp_path: Path,
+    chat_receiver: tuple[str, list[tuple[str, bytes]]],
+) -> None:
+    receiver_url, received = chat_receiver
+    repo = sample_repo("good", good_commits=1)
+    port = free_port()
+    data_dir = tmp_path / "user-data"
+    config = write_config(
+        tmp_path,
+        service_table(repo, name="embedded", builder="local", health=False)
+        + '\n[services.rollback]\nstrategy = "revert"\n',
+        extra=(
+            f"[server]\nport = {port}\n\n"
+            '[webhooks]\ngithub_secret = { env = "GH_SECRET" }\n\n'
+            '[api]\ntoken = { env = "BM_API_TOKEN" }\n\n'
+            '[[notifications]]\nname = "team"\nchannel = "slack"\nblock = "embedded-slack"\n'
+        ),
+    )
+    env = _embedded_environment(data_dir)
+    log_path = tmp_path / "start.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [cli_path(), "start", "--config", str(config)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    api_url: str | None = None
+    try:
+
+        def healthy() -> bool:
+            try:
+                document = httpx.get(f"{base}/api/health", timeout=2).json()
+            except (httpx.HTTPError, ValueError):
+                return False
+            return bool(document["prefect"]["ok"])
+
+        wait_for(healthy, timeout=150, what="the API to report its local Prefect server")
+        api_url = _local_api_url(data_dir)
+        assert api_url, "build-monitor start did not record the local Prefect server it started"
+
+        before = repo.commits[-1]
+        after = add_commit(repo.path, "Add a note", {"NOTES.md": "hi\n"})
+        push = payload("github-push.json")
+        push.update(ref="refs/heads/main", before=before, after=after)
+        push["repository"].update(clone_url=str(repo.path), ssh_url=str(repo.path))
+        body = json.dumps(push).encode()
+        reply = httpx.post(
+            f"{base}/api/webhooks/github",
+            content=body,
+            headers=github_headers(body, secret=GITHUB_SECRET, delivery="embedded-1"),
+        )
+        assert reply.status_code == 202, reply.text
+
+        def pushed_build() -> bool:
+            with session_scope(f"sqlite:///{tmp_path / 'history.db'}") as session:
+                return any(
+                    b.commit == after and b.trigger == "webhook" and b.status.value == "passed"
+                    for b in session.query(Build).all()
+                )
+
+        wait_for(pushed_build, timeout=180, what="the pushed commit to be built by a push run")
+        monitor_runs = _flow_runs(api_url, "monitor")
+        assert any(run["parameters"].get("trigger") == "webhook" for run in monitor_runs), [
+            run["parameters"] for run in monitor_runs
+        ]
+
+        auth = {"Authorization": f"Bearer {API_TOKEN}"}
+        refused = httpx.post(
+            f"{base}/api/services/embedded/rollback",
+            json={"reason": "an emergency redeploy of a local service cannot work"},
+            headers=auth,
+            timeout=30,
+        )
+        assert refused.status_code == 422, refused.text
+        assert "needs builder = 'docker'" in refused.json()["detail"]
+
+        started = httpx.post(
+            f"{base}/api/services/embedded/rollback",
+            json={"commit": before, "reason": "embedded default test"},
+            headers=auth,
+            timeout=30,
+        )
+        assert started.status_code == 202, started.text
+        run_id = started.json()["flow_run_id"]
+
+        def rollback_state() -> str | None:
+            state = httpx.get(f"{api_url}/flow_runs/{run_id}", timeout=10).json()["state"]
+            final = state is not None and state["type"] in {"COMPLETED", "FAILED", "CRASHED"}
+            return str(state["type"]) if final else None
+
+        assert wait_for(rollback_state, timeout=240, what="the API rollback run") == "COMPLETED"
+        assert [run["id"] for run in _flow_runs(api_url, "rollback")] == [run_id]
+        revert_branches = subprocess.run(
+            ["git", "-C", str(repo.path), "branch", "--list", "build-monitor/revert-*"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert revert_branches, "the rollback pushed no tested revert"
+
+        _save_slack_block(api_url, f"{receiver_url}/hook-SECRET")
+        notified = subprocess.run(
+            [cli_path(), "test-notification", "--channel", "team", "--config", str(config)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert notified.returncode == 0, notified.stdout + notified.stderr
+        assert [path for path, _ in received] == ["/hook-SECRET"]
+        assert "Traceback" not in notified.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            exit_code = process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+        log.close()
+    output = log_path.read_text()
+    assert exit_code == 0, output[-3000:]
+    assert "Traceback" not in output and "could not emit" not in output, output[-3000:]
+    assert api_url is not None
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{api_url}/health", timeout=2)
+
+
+def _save_slack_block(api_url: str, url: str) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from blocks.slack import SlackWebhook
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        SlackWebhook(url=SecretStr(url)).save("embedded-slack", overwrite=True)
