@@ -1,29 +1,23 @@
 """Every deployment: served in-process by `build-monitor start`, or registered with a work pool
-(`python -m deployments.registry --work-pool P`) so workers on other hosts run them; and how
-the API starts a rollback through Prefect."""
+(`python -m deployments.registry --work-pool P`) so workers on other hosts run them."""
 
 from __future__ import annotations
 
 import argparse
 import os
 from pathlib import Path
-from typing import cast
 
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events import DeploymentEventTrigger
 from prefect.runner.storage import LocalStorage
 
-from build_monitor.api.rollback import RollbackStarted, RollbackUnavailable
 from build_monitor.config import Config, load_config
-from build_monitor.rollback.actions import EMERGENCY, ROLLBACK
 from build_monitor.webhooks.events import push_trigger
 from deployments.bisect import bisect_deployment
 from deployments.monitor import check_deployment, monitor_deployment
 from deployments.rollback import rollback_deployments
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-ROLLBACK_DEPLOYMENT = ROLLBACK.deployment
-EMERGENCY_DEPLOYMENT = EMERGENCY.deployment
 
 
 def served_deployments(config: Config) -> list[RunnerDeployment]:
@@ -39,30 +33,6 @@ def served_deployments(config: Config) -> list[RunnerDeployment]:
     deployments.append(bisect_deployment(config_path))
     deployments.extend(rollback_deployments(config_path))
     return deployments
-
-
-async def start_rollback_via_prefect(
-    service: str, commit: str | None, reason: str
-) -> RollbackStarted:
-    from prefect.deployments import run_deployment
-    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
-
-    name, parameters = (
-        (EMERGENCY_DEPLOYMENT, {"service": service, "reason": reason, "trigger": "api"})
-        if commit is None
-        else (
-            ROLLBACK_DEPLOYMENT,
-            {"service": service, "commit": commit, "reason": reason, "trigger": "api"},
-        )
-    )
-    try:
-        flow_run = await run_deployment(name, parameters=parameters, timeout=0)  # type: ignore[misc]
-    except ObjectNotFound:
-        raise RollbackUnavailable(f"the {name} deployment is not served") from None
-    except (PrefectHTTPStatusError, OSError) as exc:
-        raise RollbackUnavailable(f"Prefect is unreachable: {exc}") from None
-    started = cast(object, flow_run)
-    return RollbackStarted(flow_run_id=str(getattr(started, "id", "")), message=f"started {name}")
 
 
 def register(config: Config, work_pool: str) -> list[str]:

@@ -22,7 +22,6 @@ from build_monitor.bisection.plan import (
 from build_monitor.bisection.report import (
     CulpritDetails,
     bisect_report,
-    bisection_event,
     nothing_to_bisect,
     render_plan_report,
 )
@@ -31,6 +30,7 @@ from build_monitor.config import Config, ServiceConfig, load_config
 from build_monitor.dashboard.excerpt import failure_excerpt
 from build_monitor.dashboard.render import Progress, bisection_progress_key
 from build_monitor.history.models import BisectionStatus
+from build_monitor.notifications.bisection_events import bisection_event
 from build_monitor.rollback.plan import manual_rollback_hint
 from flows.bisect_round import NO_NESTED_HEARTBEAT, bisect_round
 from flows.notifying import BackgroundNotifier

@@ -33,8 +33,8 @@ async def serve_until_stopped(
 
     from build_monitor.api.app import create_app
     from build_monitor.api.background_server import running_server
+    from build_monitor.api.rollback import start_rollback_via_prefect
     from build_monitor.history.dashboard import DASHBOARD_SOURCES
-    from deployments.registry import start_rollback_via_prefect
 
     runner = Runner(name="build-monitor", limit=None)
     for deployment in deployments:

@@ -156,7 +156,9 @@ async def describe_runs(deployment_id: UUID) -> list[str]:
         runs = await client.read_flow_runs(
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
         )
-    return [f"{run.state_name} created {run.created} expected {run.expected_start_time}" for run in runs]
+    return [
+        f"{run.state_name} created {run.created} expected {run.expected_start_time}" for run in runs
+    ]
 
 
 def send_burst(http: httpx.Client, body: bytes, prefix: str, count: int) -> None:

@@ -20,11 +20,11 @@ from build_monitor.bisection.plan import (
 from build_monitor.bisection.report import (
     CulpritDetails,
     bisect_report,
-    bisection_event,
     nothing_to_bisect,
 )
 from build_monitor.bisection.rounds import BisectContext, ProbeResult, latest_log_excerpt
 from build_monitor.errors import InfrastructureError, InvalidInputError
+from build_monitor.notifications.bisection_events import bisection_event
 
 COMMITS = [f"{n:040x}" for n in range(1, 9)]
 GOOD, BAD = COMMITS[0], COMMITS[-1]
