@@ -31,7 +31,7 @@ def served_deployments(config: Config) -> list[RunnerDeployment]:
         deployments.append(deployment)
     deployments.append(check_deployment(config_path))
     deployments.append(bisect_deployment(config_path))
-    deployments.extend(rollback_deployments(config_path))
+    deployments.extend(rollback_deployments(config_path, [s.name for s in config.services]))
     return deployments
 
 

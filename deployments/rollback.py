@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal, cast
 
 from prefect import Flow
 from prefect.deployments.runner import RunnerDeployment
 
-from build_monitor.config import load_config
 from build_monitor.rollback.actions import ACTIONS, ActionSpec
 from flows.rollback import FLOWS
 
@@ -51,14 +49,12 @@ def with_service_choices(flow: Flow[..., Any], services: Sequence[str]) -> Flow[
     return choices
 
 
-def _service_names(config_path: str) -> list[str]:
-    return [service.name for service in load_config(Path(config_path)).services]
-
-
-def action_deployment(spec: ActionSpec, config_path: str) -> RunnerDeployment:
+def action_deployment(
+    spec: ActionSpec, config_path: str, services: Sequence[str] = ()
+) -> RunnerDeployment:
     return cast(
         RunnerDeployment,
-        with_service_choices(FLOWS[spec.action], _service_names(config_path)).to_deployment(
+        with_service_choices(FLOWS[spec.action], services).to_deployment(
             name=spec.name,
             parameters={"config_path": config_path, "trigger": "ui"},
             tags=[ROLLBACK_TAG, "rollback"],
@@ -67,7 +63,7 @@ def action_deployment(spec: ActionSpec, config_path: str) -> RunnerDeployment:
     )
 
 
-def rollback_deployments(config_path: str) -> list[RunnerDeployment]:
+def rollback_deployments(config_path: str, services: Sequence[str] = ()) -> list[RunnerDeployment]:
     """For serving in this process (`build-monitor start`): rollback/rollback,
-    emergency-rollback/emergency-rollback and deploy/deploy."""
-    return [action_deployment(spec, config_path) for spec in ACTIONS]
+    emergency-rollback/emergency-rollback and deploy/deploy; the Run form offers `services`."""
+    return [action_deployment(spec, config_path, services) for spec in ACTIONS]
