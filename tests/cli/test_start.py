@@ -16,7 +16,7 @@ import pytest
 
 from build_monitor.history.db import session_scope
 from build_monitor.history.models import Build
-from build_monitor.sample.service import add_commit
+from build_monitor.sample.service import SampleRepo, add_commit
 from tests.cli.test_cli import cli_path
 from tests.configs import service_table, write_config
 from tests.repo_fixtures import SampleRepoFactory
@@ -42,6 +42,32 @@ def wait_for(condition: object, *, timeout: float, what: str) -> object:
             return value
         time.sleep(0.5)
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def prefect_reachable(base: str) -> bool:
+    """Whether build-monitor's API at `base` answers and reports its Prefect API reachable."""
+    try:
+        document = httpx.get(f"{base}/api/health", timeout=2).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    return bool(document["prefect"]["ok"])
+
+
+def push_new_commit(base: str, repo: SampleRepo, *, delivery: str) -> tuple[str, str]:
+    """Commit to the repo and send its signed GitHub push; (before, after) once accepted."""
+    before = repo.commits[-1]
+    after = add_commit(repo.path, "Add an endpoint note", {"NOTES.md": "hi\n"})
+    push = payload("github-push.json")
+    push.update(ref="refs/heads/main", before=before, after=after)
+    push["repository"].update(clone_url=str(repo.path), ssh_url=str(repo.path))
+    body = json.dumps(push).encode()
+    reply = httpx.post(
+        f"{base}/api/webhooks/github",
+        content=body,
+        headers=github_headers(body, secret=GITHUB_SECRET, delivery=delivery),
+    )
+    assert reply.status_code == 202, reply.text
+    return before, after
 
 
 def session_processes(session_id: int) -> list[str]:
@@ -91,28 +117,11 @@ def test_start_serves_api_and_deployments_and_stops_cleanly(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-
-        def healthy() -> bool:
-            try:
-                document = httpx.get(f"{base}/api/health", timeout=2).json()
-            except (httpx.HTTPError, ValueError):
-                return False
-            return bool(document["prefect"]["ok"])
-
-        wait_for(healthy, timeout=90, what="the API to report Prefect reachable")
-
-        before = repo.commits[-1]
-        after = add_commit(repo.path, "Add an endpoint note", {"NOTES.md": "hi\n"})
-        push = payload("github-push.json")
-        push.update(ref="refs/heads/main", before=before, after=after)
-        push["repository"].update(clone_url=str(repo.path), ssh_url=str(repo.path))
-        body = json.dumps(push).encode()
-        reply = httpx.post(
-            f"{base}/api/webhooks/github",
-            content=body,
-            headers=github_headers(body, secret=GITHUB_SECRET, delivery="start-e2e-1"),
+        wait_for(
+            lambda: prefect_reachable(base), timeout=90, what="the API to report Prefect reachable"
         )
-        assert reply.status_code == 202, reply.text
+
+        before, after = push_new_commit(base, repo, delivery="start-e2e-1")
 
         def built() -> list[tuple[str, str, str]]:
             with session_scope(f"sqlite:///{tmp_path / 'history.db'}") as session:

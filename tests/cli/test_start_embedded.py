@@ -20,12 +20,11 @@ from pydantic import SecretStr
 
 from build_monitor.history.db import session_scope
 from build_monitor.history.models import Build
-from build_monitor.sample.service import add_commit
 from tests.cli.test_cli import cli_path
-from tests.cli.test_start import free_port, wait_for
+from tests.cli.test_start import free_port, prefect_reachable, push_new_commit, wait_for
 from tests.configs import service_table, write_config
 from tests.repo_fixtures import SampleRepoFactory
-from tests.webhooks.fixtures import GITHUB_SECRET, github_headers, payload
+from tests.webhooks.fixtures import GITHUB_SECRET
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 API_TOKEN = "embedded-test-api-token"
@@ -122,30 +121,15 @@ def test_embedded_default_turns_pushes_rollbacks_and_test_notifications_into_pre
     base = f"http://127.0.0.1:{port}"
     api_url: str | None = None
     try:
-
-        def healthy() -> bool:
-            try:
-                document = httpx.get(f"{base}/api/health", timeout=2).json()
-            except (httpx.HTTPError, ValueError):
-                return False
-            return bool(document["prefect"]["ok"])
-
-        wait_for(healthy, timeout=150, what="the API to report its local Prefect server")
+        wait_for(
+            lambda: prefect_reachable(base),
+            timeout=150,
+            what="the API to report its local Prefect server",
+        )
         api_url = _local_api_url(data_dir)
         assert api_url, "build-monitor start did not record the local Prefect server it started"
 
-        before = repo.commits[-1]
-        after = add_commit(repo.path, "Add a note", {"NOTES.md": "hi\n"})
-        push = payload("github-push.json")
-        push.update(ref="refs/heads/main", before=before, after=after)
-        push["repository"].update(clone_url=str(repo.path), ssh_url=str(repo.path))
-        body = json.dumps(push).encode()
-        reply = httpx.post(
-            f"{base}/api/webhooks/github",
-            content=body,
-            headers=github_headers(body, secret=GITHUB_SECRET, delivery="embedded-1"),
-        )
-        assert reply.status_code == 202, reply.text
+        before, after = push_new_commit(base, repo, delivery="embedded-1")
 
         def pushed_build() -> bool:
             with session_scope(f"sqlite:///{tmp_path / 'history.db'}") as session:

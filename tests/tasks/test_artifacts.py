@@ -10,6 +10,7 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.objects import Artifact
+from prefect.client.schemas.sorting import ArtifactSort
 
 from build_monitor.config import load_config
 from build_monitor.dashboard.render import Progress
@@ -32,7 +33,9 @@ pytestmark = pytest.mark.prefect
 def latest(key: str) -> Artifact:
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), limit=1
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.UPDATED_DESC,  # the default sorts by id, a random uuid
+            limit=1,
         )
     assert found, f"no artifact {key}"
     return found[0]
