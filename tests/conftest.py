@@ -26,7 +26,7 @@ for _name in (
 
 import pytest  # noqa: E402
 
-pytest_plugins = ["tests.pg_fixtures", "tests.repo_fixtures"]
+pytest_plugins = ["tests.pg_fixtures", "tests.repo_fixtures", "tests.http_receiver"]
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,39 +20,12 @@ from build_monitor.history.models import Build
 from tests.cli.test_cli import cli_path
 from tests.cli.test_start import free_port, prefect_reachable, push_new_commit, wait_for
 from tests.configs import service_table, write_config
+from tests.http_receiver import Receiver
 from tests.repo_fixtures import SampleRepoFactory
 from tests.webhooks.fixtures import GITHUB_SECRET
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 API_TOKEN = "embedded-test-api-token"
-
-
-class _Recorder(BaseHTTPRequestHandler):
-    received: list[tuple[str, bytes]]
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length", 0))
-        self.received.append((self.path, self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-
-@pytest.fixture
-def chat_receiver() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
-    received: list[tuple[str, bytes]] = []
-    handler = type("Recorder", (_Recorder,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _embedded_environment(data_dir: Path) -> dict[str, str]:
@@ -91,9 +61,8 @@ def _flow_runs(api_url: str, flow_name: str) -> list[dict[str, Any]]:
 def test_embedded_default_turns_pushes_rollbacks_and_test_notifications_into_prefect_work(
     sample_repo: SampleRepoFactory,
     tmp_path: Path,
-    chat_receiver: tuple[str, list[tuple[str, bytes]]],
+    receiver: Receiver,
 ) -> None:
-    receiver_url, received = chat_receiver
     repo = sample_repo("good", good_commits=1)
     port = free_port()
     data_dir = tmp_path / "user-data"
@@ -178,7 +147,7 @@ def test_embedded_default_turns_pushes_rollbacks_and_test_notifications_into_pre
         ).stdout.split()
         assert revert_branches, "the rollback pushed no tested revert"
 
-        _save_slack_block(api_url, f"{receiver_url}/hook-SECRET")
+        _save_slack_block(api_url, receiver.url("/hook-SECRET"))
         notified = subprocess.run(
             [cli_path(), "test-notification", "--channel", "team", "--config", str(config)],
             env=env,
@@ -187,7 +156,7 @@ def test_embedded_default_turns_pushes_rollbacks_and_test_notifications_into_pre
             timeout=120,
         )
         assert notified.returncode == 0, notified.stdout + notified.stderr
-        assert [path for path, _ in received] == ["/hook-SECRET"]
+        assert [request.path for request in receiver.requests] == ["/hook-SECRET"]
         assert "Traceback" not in notified.stderr
     finally:
         process.send_signal(signal.SIGTERM)
