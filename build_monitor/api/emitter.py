@@ -98,14 +98,16 @@ class PrefectEventsEmitter(EventEmitter):
         created: set[str] = set()
         try:
             for service in services:
-                due = {"type": {"any_": ["SCHEDULED", "PENDING"]}}
-                if await self._any_run(service, state=due, before=now + _DUE_SLACK):
-                    waiting.add(service)
+                # Created first, then waiting: a run the trigger creates between the two reads
+                # is then seen waiting, never mistaken for one that already started.
                 emitted_at = last_emitted.get(service)
                 if emitted_at is not None and await self._any_run(
                     service, after=emitted_at - timedelta(seconds=1), before=now + _DUE_SLACK
                 ):
                     created.add(service)
+                due = {"type": {"any_": ["SCHEDULED", "PENDING"]}}
+                if await self._any_run(service, state=due, before=now + _DUE_SLACK):
+                    waiting.add(service)
         except httpx.HTTPError as exc:
             raise EmitError(f"Prefect API unreachable: {type(exc).__name__}") from None
         return MonitorRuns(waiting=waiting, created_since_emit=created)

@@ -168,7 +168,7 @@ def send_burst(http: httpx.Client, body: bytes, prefix: str, count: int) -> None
         assert reply.status_code == 202, reply.text
 
 
-def wait_until_relayed(database_url: str, timeout: float = 60.0) -> None:
+def wait_until_relayed(database_url: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while count_unemitted(database_url) and time.monotonic() < deadline:
         time.sleep(0.25)
