@@ -29,6 +29,7 @@ from build_monitor.bisection.rounds import BisectContext, ProbeResult, latest_lo
 from build_monitor.config import Config, ServiceConfig, load_config
 from build_monitor.dashboard.excerpt import failure_excerpt
 from build_monitor.dashboard.render import Progress, bisection_progress_key
+from build_monitor.history.heartbeat import bisection_heartbeat
 from build_monitor.history.models import BisectionStatus
 from build_monitor.notifications.bisection_events import bisection_event
 from build_monitor.rollback.plan import manual_rollback_hint
@@ -133,33 +134,41 @@ def bisect(
     )
     publish_service_status(config, service_config, return_state=True)
     try:
-        if plan.target_signature is None:
-            probe = probe_commit(config, service_config, mirror, plan.bad, bisection_id)
-            plan = with_bad_commit_probe(plan, probe.observation)
-        if plan.target_signature is None:
-            return _finish_without_failure(config, service_config, plan, bisection_id)
-        if flake_prior is None and not service_config.bisect.flake_prior_configured:
-            settings = _learn_flake_prior(
-                config, service_config, mirror, plan.target_signature, settings
+        # `history` marks a bisection whose heartbeat stops (a killed process) interrupted.
+        with bisection_heartbeat(config.database_url, bisection_id):
+            if plan.target_signature is None:
+                probe = probe_commit(config, service_config, mirror, plan.bad, bisection_id)
+                plan = with_bad_commit_probe(plan, probe.observation)
+            if plan.target_signature is None:
+                return _finish_without_failure(config, service_config, plan, bisection_id)
+            if flake_prior is None and not service_config.bisect.flake_prior_configured:
+                settings = _learn_flake_prior(
+                    config, service_config, mirror, plan.target_signature, settings
+                )
+            context = BisectContext(
+                service=service,
+                config_path=str(config.source) if config.source else None,
+                mirror=str(mirror),
+                bisection_id=bisection_id,
+                commits=plan.commits,
+                target_signature=plan.target_signature,
+                settings=settings,
+                known=plan.known,
+                builds_before=plan.builds_before,
             )
-        context = BisectContext(
-            service=service,
-            config_path=str(config.source) if config.source else None,
-            mirror=str(mirror),
-            bisection_id=bisection_id,
-            commits=plan.commits,
-            target_signature=plan.target_signature,
-            settings=settings,
-            known=plan.known,
-            builds_before=plan.builds_before,
-        )
-        progress_id = start_progress(
-            bisection_progress_key(service), Progress(0.0, f"{len(plan.commits) - 1} candidates")
-        )
-        with temporary_settings(updates=NO_NESTED_HEARTBEAT), tags(*run_tags(service, "bisect")):
-            probes = bisect_round(context, [], 1, progress_id)
-        result = context.search(probes).result()
-        return _finish(config, service_config, mirror, plan, bisection_id, result, probes, settings)
+            progress_id = start_progress(
+                bisection_progress_key(service),
+                Progress(0.0, f"{len(plan.commits) - 1} candidates"),
+            )
+            with (
+                temporary_settings(updates=NO_NESTED_HEARTBEAT),
+                tags(*run_tags(service, "bisect")),
+            ):
+                probes = bisect_round(context, [], 1, progress_id)
+            result = context.search(probes).result()
+            return _finish(
+                config, service_config, mirror, plan, bisection_id, result, probes, settings
+            )
     except BaseException:
         record_bisection_end(
             config,

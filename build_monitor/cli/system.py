@@ -11,6 +11,7 @@ from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from build_monitor.config import Config
+from build_monitor.errors import BuildMonitorError
 from build_monitor.prefect_runtime import (
     PrefectApiChoice,
     choose_prefect_api,
@@ -68,6 +69,19 @@ async def serve_until_stopped(
         loop.remove_signal_handler(signum)
 
 
+def recover_live_containers(config: Config, log: Log) -> None:
+    """Undo rollbacks a killed process left half done, so every service has its live container."""
+    from tasks.rollback import recover_all_services
+
+    try:
+        recovered = recover_all_services(config)
+    except BuildMonitorError as exc:
+        log(f"warning: could not recover interrupted rollbacks: {exc}")
+        return
+    for item in recovered:
+        log(f"{item.service}: recovered interrupted rollback {item.rollback_id}")
+
+
 def run_system(config: Config, log: Log) -> None:
     from deployments.registry import served_deployments
 
@@ -76,6 +90,7 @@ def run_system(config: Config, log: Log) -> None:
     log(f"Prefect API: {api.url}{' (started here)' if api.started_here else ''}")
     try:
         with using_prefect_api(api.url):
+            recover_live_containers(config, log)
             asyncio.run(serve_until_stopped(config, api, deployments, log))
     finally:
         if api.started_here:

@@ -170,6 +170,9 @@ def test_monitor_starts_a_bisection_when_a_service_turns_red(
     )
     assert stored.report and repo.culprit[:10] in stored.report  # type: ignore[index]
     assert len(probes) == bisect_builds == bisection["builds"]
+    # It beat after it started (the row's own stamp is older), so `history` on another host
+    # does not take a long bisection for a dead one.
+    assert stored.heartbeat_at is not None and stored.heartbeat_at > stored.started_at
 
 
 def test_a_second_bisection_reuses_recorded_builds(
