@@ -19,6 +19,17 @@ from build_monitor.sample.service import SampleRepo  # noqa: E402
 
 BUILD_COMMAND = "cargo build --release -q"
 TEST_COMMAND = "cargo test --release -q"
+# build-monitor's default test command: libtest names every test (`test NAME ... ok`), which
+# test-level evidence needs; `-q` prints only the failures' names.
+VERBOSE_TEST_COMMAND = "cargo test --release"
+
+
+@dataclass(frozen=True)
+class RepoPath:
+    """A repository the benchmarks built themselves (not a generated sample service)."""
+
+    path: Path
+    branch: str = "main"
 
 
 @dataclass(frozen=True)
@@ -27,8 +38,63 @@ class Run:
     blamed: str | None
     builds: int
     seconds: float
-    # build-monitor only: seconds of each probe it ran (cached evidence excluded)
+    # Seconds of each build and test it ran (build-monitor: cached evidence excluded).
     probe_seconds: tuple[float, ...] = ()
+    reason: str = ""
+
+    @property
+    def outside_builds(self) -> float:
+        """Wall seconds not spent in the build and test commands: the tool's own cost."""
+        return self.seconds - sum(self.probe_seconds)
+
+
+def create_flaky_other_test_service(
+    path: Path, *, culprit_index: int, commits: int, flake_rate: float, name: str = "sample-svc"
+) -> SampleRepo:
+    """The sample service where `tests::warm_cache_hits` fails on `flake_rate` of runs at every
+    commit (an unrelated flaky test) and `tests::predict_doubles_input` breaks for good at
+    `culprit_index` (the real break), one commit per revision."""
+    from build_monitor.sample.service import AUTHORS, BRANCH, TEST_FAILURE_SIGNATURE
+    from build_monitor.sample.sources import SampleSource, service_files
+
+    path.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", f"--initial-branch={BRANCH}", str(path)], check=True)
+    shas = []
+    for index in range(commits):
+        source = SampleSource(
+            revision=index + 1,
+            predict_off_by_one=index >= culprit_index,
+            flake_per_million=round(flake_rate * 1_000_000),
+        )
+        for relative, text in service_files(name, source).items():
+            (path / relative).parent.mkdir(parents=True, exist_ok=True)
+            (path / relative).write_text(text)
+        author, email = AUTHORS[index % len(AUTHORS)]
+        date = f"{1_704_067_200 + index * 600} +0000"
+        identity = {"NAME": author, "EMAIL": email, "DATE": date}
+        env = {**os.environ} | {
+            f"GIT_{who}_{k}": v for who in ("AUTHOR", "COMMITTER") for k, v in identity.items()
+        }
+        message = "Calibrate predictions" if index == culprit_index else f"Revision {index + 1}"
+        subprocess.run(["git", "-C", str(path), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(path), "commit", "-q", "-m", message], check=True, env=env)
+        shas.append(
+            subprocess.run(
+                ["git", "-C", str(path), "rev-parse", "HEAD"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+        )
+    return SampleRepo(
+        path=path,
+        branch=BRANCH,
+        commits=shas,
+        good=shas[culprit_index - 1],
+        culprit=shas[culprit_index],
+        binary=name,
+        expected_signature=TEST_FAILURE_SIGNATURE,
+    )
 
 
 def cli() -> str:
@@ -47,7 +113,15 @@ def ensure_prefect_api() -> str:
     return url
 
 
-def git_bisect_run(repo: SampleRepo, workdir: Path, *, good: str, bad: str) -> Run:
+def git_bisect_run(
+    repo: SampleRepo | RepoPath,
+    workdir: Path,
+    *,
+    good: str,
+    bad: str,
+    build: str = BUILD_COMMAND,
+    test: str = TEST_COMMAND,
+) -> Run:
     clone = workdir / "git-bisect"
     shutil.rmtree(clone, ignore_errors=True)
     subprocess.run(["git", "clone", "-q", str(repo.path), str(clone)], check=True)
@@ -56,9 +130,12 @@ def git_bisect_run(repo: SampleRepo, workdir: Path, *, good: str, bad: str) -> R
     script = workdir / "git-bisect-build.sh"
     script.write_text(
         "#!/bin/sh\n"
-        f"echo x >> {counter}\n"
+        "start=$(date +%s.%N)\n"
         f"export CARGO_TARGET_DIR={workdir / 'git-bisect-target'}\n"
-        f"{BUILD_COMMAND} && {TEST_COMMAND}\n"
+        f"{build} && {test}\n"
+        "status=$?\n"
+        f'echo "$start $(date +%s.%N)" >> {counter}\n'
+        "exit $status\n"
     )
     script.chmod(0o755)
     git = ["git", "-C", str(clone)]
@@ -71,18 +148,29 @@ def git_bisect_run(repo: SampleRepo, workdir: Path, *, good: str, bad: str) -> R
         blamed = subprocess.run(
             [*git, "rev-parse", "refs/bisect/bad"], capture_output=True, text=True, check=True
         ).stdout.strip()
-    builds = len(counter.read_text().splitlines())
-    return Run("git bisect run", blamed, builds, seconds)
+    spans = [tuple(map(float, line.split())) for line in counter.read_text().splitlines()]
+    build_seconds = tuple(end - start for start, end in spans)
+    return Run("git bisect run", blamed, len(spans), seconds, build_seconds)
 
 
-def write_config(repo: SampleRepo, workdir: Path, name: str = "bench") -> Path:
+def write_config(
+    repo: SampleRepo | RepoPath,
+    workdir: Path,
+    name: str = "bench",
+    *,
+    build: str = BUILD_COMMAND,
+    test: str = TEST_COMMAND,
+    parallel: int | None = None,
+) -> Path:
+    """A config with one local-builder service; a fresh database and cache dir per `name`."""
     path = workdir / f"{name}.toml"
+    bisect = f"\n[services.bisect]\nparallel = {parallel}\n" if parallel else ""
     path.write_text(
         f'[storage]\ndatabase_url = "sqlite:///{workdir / (name + ".db")}"\n'
         f'cache_dir = "{workdir / (name + "-cache")}"\n\n'
         f'[[services]]\nname = "{name}"\nrepo = "{repo.path}"\nbranch = "{repo.branch}"\n'
         'builder = "local"\nbuild_timeout_seconds = 900\n\n'
-        f'[services.local]\nbuild_command = "{BUILD_COMMAND}"\ntest_command = "{TEST_COMMAND}"\n'
+        f'[services.local]\nbuild_command = "{build}"\ntest_command = "{test}"\n{bisect}'
     )
     return path
 
@@ -116,7 +204,12 @@ def build_monitor_bisect(
         float(probe["duration_s"]) for probe in report["probes"] if not probe.get("cached")
     )
     return Run(
-        "build-monitor bisect", report["culprit"], int(report["builds"]), seconds, probe_seconds
+        "build-monitor bisect",
+        report["culprit"],
+        int(report["builds"]),
+        seconds,
+        probe_seconds,
+        str(report.get("reason", "")),
     )
 
 

@@ -54,12 +54,17 @@ class StorageConfig(_Strict):
 class DockerConfig(_Strict):
     # Names of prefect-docker blocks; unset means "the engine from the environment".
     host_block: str | None = None
+    # A DockerRegistryCredentials block: passing builds are pushed, deploys move the registry's
+    # `live` tag, a host lacking an image pulls it (tasks/registry.py). Unset: images stay local.
     registry_block: str | None = None
+
+
+NO_FAIL_FAST = "--no-fail-fast"
 
 
 class LocalBuildConfig(_Strict):
     build_command: str = "cargo build --release"
-    test_command: str | None = "cargo test --release"
+    test_command: str | None = f"cargo test --release {NO_FAIL_FAST}"
 
 
 class HealthConfig(_Strict):
@@ -118,6 +123,12 @@ class ServiceConfig(_Strict):
         )
         if self.buildkit:  # only when set, so the keys of existing histories stay the same
             decisive["buildkit"] = True
+        test_command = decisive["local"].get("test_command")
+        if test_command:
+            # `--no-fail-fast` runs more tests but never changes a build's pass or fail.
+            decisive["local"]["test_command"] = " ".join(
+                part for part in test_command.split(" ") if part != NO_FAIL_FAST
+            )
         digest = hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
         return digest[:16]
 

@@ -176,6 +176,26 @@ def prefect_api(progress: Callable[[str], None] = lambda _: None) -> Iterator[st
         yield api_url
 
 
+@contextmanager
+def without_flow_heartbeat() -> Iterator[None]:
+    """Flow runs started inside the block send no Prefect heartbeat of their own (nested
+    subflows, whose parent's heartbeat covers them; each would otherwise wait up to 1 s for its
+    heartbeat thread on exit). Copying Prefect's settings costs 0.1-1 s on this machine (every
+    settings source is read again), so the copy is made only while heartbeats are on: nested
+    blocks cost nothing."""
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    if get_current_settings().flows.heartbeat_frequency is None:
+        yield
+        return
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
 def in_current_context(target: Callable[[], object]) -> Callable[[], object]:
     """`target`, to run on another thread with this thread's context (so its Prefect settings)."""
     context = contextvars.copy_context()

@@ -12,10 +12,14 @@ from prefect.events import DeploymentEventTrigger
 from prefect.runner.storage import LocalStorage
 
 from build_monitor.config import Config, load_config
+from build_monitor.rollback.plan import concurrency_limit_name
 from build_monitor.webhooks.events import push_trigger
+from deployments.automations import register_zombie_automation
 from deployments.bisect import bisect_deployment
 from deployments.monitor import check_deployment, monitor_deployment
+from deployments.probe import probe_deployment
 from deployments.rollback import rollback_deployments
+from tasks.limits import bisect_limit_name, ensure_global_limit
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -31,6 +35,7 @@ def served_deployments(config: Config) -> list[RunnerDeployment]:
         deployments.append(deployment)
     deployments.append(check_deployment(config_path))
     deployments.append(bisect_deployment(config_path))
+    deployments.append(probe_deployment())
     deployments.extend(rollback_deployments(config_path, [s.name for s in config.services]))
     return deployments
 
@@ -45,11 +50,18 @@ def register(config: Config, work_pool: str) -> list[str]:
         deployments = served_deployments(config)
     finally:
         os.chdir(previous)
+    # One bisection and one rollback per service at a time: created now, so they show in the
+    # UI before the first run (the flows create them too). Build slots are per worker host:
+    # each host's first probe creates `build-slots-<host>` (tasks/limits.py).
+    for service in config.services:
+        ensure_global_limit(bisect_limit_name(service.name), 1)
+        ensure_global_limit(concurrency_limit_name(service.name), 1)
     ids = []
     for deployment in deployments:
         # A process worker runs the entrypoint from here: a `set_working_directory` pull step.
         deployment.storage = LocalStorage(str(PROJECT_DIR))
         ids.append(str(deployment.apply(work_pool_name=work_pool)))
+    register_zombie_automation(d.flow_name for d in deployments if d.flow_name)
     return ids
 
 

@@ -4,37 +4,45 @@ recursive Prefect subflow, and report it (database, markdown artifact, notificat
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger, tags
 from prefect.runtime import flow_run
-from prefect.settings import temporary_settings
+from prefect.states import Failed
 
 from build_monitor.bisection import BisectResult, BisectSettings, BisectStatus
+from build_monitor.bisection.flake_rates import flake_rates_per_test
 from build_monitor.bisection.plan import (
     BisectPlan,
+    first_round_midpoints,
     plan_bisection,
+    prior_from_hints,
     require_ancestor,
     require_last_good,
     with_bad_commit_probe,
     with_learned_flake_prior,
+    with_test_flake_prior,
 )
 from build_monitor.bisection.report import (
     CulpritDetails,
     bisect_report,
     nothing_to_bisect,
     render_plan_report,
+    with_windows_in_reason,
 )
 from build_monitor.bisection.rounds import BisectContext, ProbeResult, latest_log_excerpt
 from build_monitor.config import Config, ServiceConfig, load_config
 from build_monitor.dashboard.excerpt import failure_excerpt
 from build_monitor.dashboard.render import Progress, bisection_progress_key
+from build_monitor.errors import BuildMonitorError
 from build_monitor.history.heartbeat import bisection_heartbeat
 from build_monitor.history.models import BisectionStatus
 from build_monitor.notifications.bisection_events import bisection_event
+from build_monitor.prefect_runtime import without_flow_heartbeat
 from build_monitor.rollback.plan import manual_rollback_hint
-from flows.bisect_round import NO_NESTED_HEARTBEAT, bisect_round
+from flows.bisect_round import bisect_round
 from flows.notifying import BackgroundNotifier
+from flows.probes import run_probes
 from flows.rollback import maybe_auto_rollback
 from tasks.artifacts import (
     publish_culprit_report,
@@ -42,7 +50,6 @@ from tasks.artifacts import (
     publish_service_status,
     start_progress,
 )
-from tasks.bisect import probe_commit
 from tasks.bisect_history import (
     read_flake_evidence,
     record_bisection_end,
@@ -54,10 +61,18 @@ from tasks.git import (
     check_ancestry,
     fetch_repository,
     list_commit_range,
+    list_touched_files,
     read_diffstat,
     resolve_commit_info,
 )
-from tasks.history import find_last_passing_ancestor, find_recorded_observations, read_log_excerpt
+from tasks.history import (
+    find_last_passing_ancestor,
+    find_recorded_evidence,
+    read_log_excerpt,
+    read_test_runs,
+    register_service,
+)
+from tasks.limits import one_bisection_per_service
 from tasks.run_labels import label_flow_run, run_tags
 
 
@@ -87,8 +102,41 @@ def _plan(
         mirror, since=good_sha, until=bad_sha, first_parent=service.bisect.first_parent
     )
     commits = [good_sha] + [c.sha for c in candidates]
-    known = find_recorded_observations(config, service, commits)
-    return plan_bisection(good_sha, bad_sha, commits[1:], known)
+    recorded = find_recorded_evidence(config, service, commits)
+    return plan_bisection(
+        good_sha, bad_sha, commits[1:], [o for o, _ in recorded], [log for _, log in recorded]
+    )
+
+
+def _first_round(
+    config: Config,
+    service: ServiceConfig,
+    mirror: Path,
+    plan: BisectPlan,
+    settings: BisectSettings,
+    bisection_id: int,
+) -> tuple[BisectPlan, list[ProbeResult]]:
+    """Build the bad commit to learn its failure, with the first midpoint(s) beside it in the
+    same round when rounds hold more than one probe."""
+    commits = [plan.bad, *first_round_midpoints(plan.commits, settings)]
+    if len(commits) > 1:  # concurrent first builds of a new service must not both insert it
+        register_service(config, service)
+    bad, *beside = run_probes(config, service, mirror, commits, bisection_id, [])
+    return with_bad_commit_probe(plan, bad.observation, bad.test_log), beside
+
+
+def _test_flake_rates(
+    config: Config, service: ServiceConfig, plan: BisectPlan, settings: BisectSettings
+) -> dict[str, float]:
+    """Per-test flake rates from every recorded run of the service's tests."""
+    if plan.target is None:
+        return {}
+    return flake_rates_per_test(
+        read_test_runs(config, service.name),
+        prior=settings.flake_prior,
+        prior_weight=settings.flake_prior_weight,
+        known_good=lambda commit: commit == plan.good,
+    )
 
 
 def _learn_flake_prior(
@@ -135,16 +183,32 @@ def bisect(
     publish_service_status(config, service_config, return_state=True)
     try:
         # `history` marks a bisection whose heartbeat stops (a killed process) interrupted.
-        with bisection_heartbeat(config.database_url, bisection_id):
+        # One bisection per service at a time (global concurrency limit `bisect-<service>`).
+        with (
+            bisection_heartbeat(config.database_url, bisection_id),
+            one_bisection_per_service(service),
+        ):
+            first: list[ProbeResult] = []
             if plan.target_signature is None:
-                probe = probe_commit(config, service_config, mirror, plan.bad, bisection_id)
-                plan = with_bad_commit_probe(plan, probe.observation)
+                plan, first = _first_round(
+                    config, service_config, mirror, plan, settings, bisection_id
+                )
             if plan.target_signature is None:
-                return _finish_without_failure(config, service_config, plan, bisection_id)
+                return _finish_without_failure(
+                    config, service_config, plan, bisection_id, len(first)
+                )
+            rates = _test_flake_rates(config, service_config, plan, settings)
             if flake_prior is None and not service_config.bisect.flake_prior_configured:
                 settings = _learn_flake_prior(
                     config, service_config, mirror, plan.target_signature, settings
                 )
+                settings = with_test_flake_prior(settings, plan.target, rates)
+            hint = None
+            if plan.target is not None:
+                touched = list_touched_files(
+                    mirror, plan.good, plan.bad, service_config.bisect.first_parent
+                )
+                hint = prior_from_hints(plan, touched)
             context = BisectContext(
                 service=service,
                 config_path=str(config.source) if config.source else None,
@@ -155,20 +219,30 @@ def bisect(
                 settings=settings,
                 known=plan.known,
                 builds_before=plan.builds_before,
+                target=plan.target,
+                test_flake_rates=rates,
+                prior_hint=hint,
             )
+            first = [context.judged(probe) for probe in first]
             progress_id = start_progress(
                 bisection_progress_key(service),
                 Progress(0.0, f"{len(plan.commits) - 1} candidates"),
             )
             with (
-                temporary_settings(updates=NO_NESTED_HEARTBEAT),
+                without_flow_heartbeat(),
                 tags(*run_tags(service, "bisect")),
             ):
-                probes = bisect_round(context, [], 1, progress_id)
-            result = context.search(probes).result()
+                probes = bisect_round(context, first, 1, progress_id)
+            result = with_windows_in_reason(context.search(probes).result())
             return _finish(
                 config, service_config, mirror, plan, bisection_id, result, probes, settings
             )
+    except BuildMonitorError as exc:
+        # A failed run without a traceback; the caller still gets the error raised.
+        record_bisection_end(
+            config, bisection_id, BisectionStatus.error, plan.target_signature, str(exc)
+        )
+        return cast(dict[str, Any], Failed(message=str(exc), data=exc))
     except BaseException:
         record_bisection_end(
             config,
@@ -251,9 +325,9 @@ def _finish(
 
 
 def _finish_without_failure(
-    config: Config, service: ServiceConfig, plan: BisectPlan, bisection_id: int
+    config: Config, service: ServiceConfig, plan: BisectPlan, bisection_id: int, other_builds: int
 ) -> dict[str, Any]:
-    result = nothing_to_bisect(plan)
+    result = nothing_to_bisect(plan, other_builds)
     record_bisection_end(config, bisection_id, BisectionStatus.inconclusive, None, result.reason)
     return bisect_report(
         service=service.name,

@@ -7,16 +7,13 @@ from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
-from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
 from build_monitor.bisection.rounds import BisectContext, ProbeResult
 from build_monitor.config import load_config
 from build_monitor.dashboard.render import Progress, bisection_progress
+from build_monitor.prefect_runtime import without_flow_heartbeat
+from flows.probes import submit_probes
 from tasks.artifacts import update_progress
-from tasks.bisect import probe_commit
-
-# The parent's heartbeat covers nested rounds; each one would otherwise add ~1 s on exit.
-NO_NESTED_HEARTBEAT = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
 
 
 def _round_name() -> str:
@@ -34,7 +31,7 @@ def bisect_round(
 ) -> list[ProbeResult]:
     """One round: ask the search which commits to probe, probe them concurrently, then recurse
     into the next round as a subflow until the search is done. Each round moves the progress
-    artifact `progress_id`."""
+    artifact `progress_id` to where the previous round left it, while its own probes build."""
     search = context.search(probes)
     if search.done:
         if progress_id is not None:
@@ -43,19 +40,19 @@ def bisect_round(
     config = load_config(Path(context.config_path) if context.config_path else None)
     service = config.service(context.service)
     mirror, keep = Path(context.mirror), search.likely_reruns()
-    futures = [
-        probe_commit.submit(config, service, mirror, commit, context.bisection_id, keep)
-        for commit in search.next_probes()
-    ]
+    futures = submit_probes(
+        config, service, mirror, list(search.next_probes()), context.bisection_id, keep
+    )
+    if progress_id is not None and round_number > 1:
+        update_progress(progress_id, _progress(context, probes, round_number - 1))
     results = [future.result() for future in futures]
     get_run_logger().info(
         "round %d: %s",
         round_number,
         ", ".join(f"{r.commit[:10]} {r.outcome.value}" for r in results),
     )
-    if progress_id is not None:
-        update_progress(progress_id, _progress(context, probes + results, round_number))
-    with temporary_settings(updates=NO_NESTED_HEARTBEAT):
+    # The parent's heartbeat covers nested rounds (see without_flow_heartbeat).
+    with without_flow_heartbeat():
         return bisect_round(context, probes + results, round_number + 1, progress_id)
 
 

@@ -7,6 +7,7 @@ a transaction that undoes, a per-service lock) and turn its outcome into the flo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -25,7 +26,8 @@ from build_monitor.rollback.plan import Action, RollbackRequest, new_request
 from build_monitor.rollback.plan import manual_rollback_hint as manual_rollback_hint
 from build_monitor.rollback.run import RollbackRun
 from flows.notifying import BackgroundNotifier
-from tasks.artifacts import publish_dashboard, start_progress, update_progress
+from tasks.artifacts import publish_dashboard, report_progress, start_progress, update_progress
+from tasks.rollback import record_pushed_revert
 from tasks.rollback_shell import TaskShell
 from tasks.run_labels import label_flow_run, run_tags
 
@@ -51,12 +53,21 @@ def _run(config: Config, spec: ActionSpec, **request: Any) -> State[Any]:
     progress_id = start_progress(
         rollback_progress_key(service.name), rollback_progress([], planned=0, finished=None)
     )
+
+    def step_progress(steps: Sequence[StepState], planned: int) -> None:
+        report_progress(progress_id, rollback_progress(steps, planned=planned, finished=None))
+
     notifier = BackgroundNotifier(config)
     shell = TaskShell(config, service, notify=notifier.send, flow_run_id=_flow_run_id())
     try:
-        outcome = RollbackRun(config, checked, shell).execute()
+        outcome = RollbackRun(config, checked, shell, on_progress=step_progress).execute()
     finally:
         notifier.wait()
+    if outcome.status == "succeeded" and outcome.rollback_id is not None:
+        # A verified revert pushed onto the branch: its passing build makes the service green.
+        # Its own failure (logged by Prefect) leaves the state to the next build, and the
+        # rollback's outcome as it is.
+        record_pushed_revert(config, outcome.rollback_id, return_state=True)
     steps = [StepState(step.name, step.status) for step in outcome.steps]
     update_progress(
         progress_id, rollback_progress(steps, planned=len(steps), finished=outcome.status)

@@ -10,7 +10,7 @@ from build_monitor.bisection.rounds import ProbeResult
 from build_monitor.config import Config, ServiceConfig
 from build_monitor.git.repo import commit_info
 from build_monitor.history.reports import BuildReport
-from tasks.bisect_history import record_probe
+from tasks.bisect_history import read_errored_before, record_probe
 from tasks.check import check_and_record
 from tasks.retry import TaskPolicy
 
@@ -42,7 +42,11 @@ def probe_commit(
 ) -> ProbeResult:
     """Build, test and health-check `commit` for a bisection; a real run, never a recorded
     result (the bisection reuses recorded builds as free evidence before it asks for a probe).
-    Worktree slots holding `keep_checked_out` commits are left for their expected reruns."""
+    Worktree slots holding `keep_checked_out` commits are left for their expected reruns.
+    A commit that already ended in `error` here while others built gets no infrastructure
+    retries: the error belongs to the commit (the search then skips it as untestable)."""
+    if read_errored_before(config, bisection_id, commit):
+        service = service.model_copy(update={"retries": 0})
     report = check_and_record(
         config,
         service,
@@ -54,4 +58,6 @@ def probe_commit(
     )
     observation = observation_of(report)
     record_probe(config, bisection_id, observation, report.build_id)
-    return ProbeResult(observation=observation, log_excerpt=report.log_excerpt)
+    return ProbeResult(
+        observation=observation, log_excerpt=report.log_excerpt, test_log=report.test_log
+    )

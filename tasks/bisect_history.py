@@ -52,6 +52,15 @@ def record_probe(
         )
 
 
+@DATABASE_TASK(task_run_name="earlier errors of {commit:.10}")
+def read_errored_before(config: Config, bisection_id: int, commit: str) -> bool:
+    """Whether this bisection already saw `commit` end in `error` while other commits built."""
+    with session_scope(config.database_url) as session:
+        return bisections.errored_while_others_built(
+            session=session, bisection_id=bisection_id, commit=commit
+        )
+
+
 @DATABASE_TASK()
 def record_bisection_result(
     config: Config,

@@ -11,7 +11,9 @@ from typing import cast
 from prefect import get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import State
+from pydantic import ConfigDict, Field
 
+from build_monitor.bisection.libtest import TestLog
 from build_monitor.builders.local import shared_target_dir
 from build_monitor.builders.result import StepResult
 from build_monitor.config import Config, ServiceConfig
@@ -22,8 +24,18 @@ from build_monitor.history.models import BuildStatus
 from build_monitor.history.reports import BuildReport
 from tasks.blocks import load_docker_host
 from tasks.docker import build_image, check_image_health, prune_service_images
-from tasks.history import record_build_result, record_build_start
+from tasks.history import record_build_result, record_build_start, record_test_log
 from tasks.local import build_in_worktree, check_command_health
+from tasks.registry import publish_passing_build
+
+
+class CheckedBuild(BuildReport):
+    """The build's report, and every test result its output showed (`None`: not libtest
+    output, e.g. a custom `test_command`); the tests are not part of the JSON report."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    test_log: TestLog | None = Field(default=None, exclude=True)
 
 
 def _result_of(state: State, attempts: int) -> StepResult:
@@ -43,6 +55,7 @@ def _combine(built: StepResult, checked: StepResult) -> StepResult:
         image=built.image,
         duration_s=built.duration_s + checked.duration_s,
         attempts=max(built.attempts, checked.attempts),
+        output=built.output,
     )
 
 
@@ -94,8 +107,9 @@ def check_and_record(
     trigger: str,
     update_state: bool = True,
     keep_checked_out: Collection[str] = (),
-) -> BuildReport:
-    """Record a build as running, check it, record the result (also when interrupted)."""
+) -> CheckedBuild:
+    """Record a build as running, check it, record the result (also when interrupted) and
+    every test result its output shows."""
     run_id = flow_run.get_id()
     build_id = record_build_start(config, service, info, trigger, str(run_id) if run_id else None)
     result = StepResult(status=BuildStatus.interrupted, signature="interrupted")
@@ -103,10 +117,12 @@ def check_and_record(
         result = check_in_worktree(config, service, mirror, info.sha, keep_checked_out)
     finally:
         build = record_build_result(config, build_id, result, update_state)
+    test_log = record_test_log(config, build_id, result.output)
+    publish_passing_build(config, service, info.sha, result)
     if service.builder == "docker":
         protect = {build.image} if build.image and result.passed else set()
         prune_service_images(load_docker_host(config), service, protect, return_state=True)
-    report = BuildReport.from_build(build)
+    report = CheckedBuild(**BuildReport.from_build(build).model_dump(), test_log=test_log)
     get_run_logger().info(
         "%s %s: %s%s",
         service.name,

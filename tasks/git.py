@@ -53,3 +53,11 @@ def read_diffstat(mirror: Path, sha: str) -> str:
 def resolve_branch_head(mirror: Path, branch: str, pushed: str | None = None) -> CommitInfo:
     """The branch's head, or the pushed commit of a push event (which must be on the branch)."""
     return repo.branch_head(mirror, branch, pushed)
+
+
+@LOCAL_GIT_TASK()
+def list_touched_files(
+    mirror: Path, since: str, until: str, first_parent: bool = True
+) -> dict[str, tuple[str, ...]]:
+    """The paths each commit of `since..until` changed (one git call for the whole range)."""
+    return repo.touched_files(mirror, since=since, until=until, first_parent=first_parent)

@@ -7,10 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from build_monitor.bisection import Observation
+from build_monitor.bisection.flake_rates import TestRun
+from build_monitor.bisection.libtest import TestLog, parse_test_log
 from build_monitor.builders.result import StepResult
 from build_monitor.config import Config, ServiceConfig
 from build_monitor.git.repo import CommitInfo, is_ancestor
-from build_monitor.history import bisections, crud
+from build_monitor.history import bisections, crud, test_results
 from build_monitor.history.db import session_scope
 from build_monitor.history.models import Build, BuildCreate, ServiceState
 from build_monitor.history.results import finish_build_or_spool
@@ -73,6 +75,26 @@ def record_build_result(
 
 
 @DATABASE_TASK()
+def record_test_log(config: Config, build_id: int, output: str | None) -> TestLog | None:
+    """Parse the build's output and store every test result it shows. `None` for output that
+    is not libtest's (a custom `test_command`): nothing is stored, the build keeps its one
+    failure signature."""
+    log = parse_test_log(output) if output else None
+    if log is None or not log.is_libtest:
+        return None
+    with session_scope(config.database_url) as session:
+        test_results.record_test_results(session=session, build_id=build_id, log=log)
+    return log
+
+
+@DATABASE_TASK()
+def read_test_runs(config: Config, service: str) -> list[TestRun]:
+    """Every recorded run of the service's tests (monitor builds, checks, probes)."""
+    with session_scope(config.database_url) as session:
+        return test_results.test_runs_of_service(session=session, service=service)
+
+
+@DATABASE_TASK()
 def find_built_commits(config: Config, service: str, commits: Sequence[str]) -> set[str]:
     with session_scope(config.database_url) as session:
         return crud.built_commits(session=session, service=service, commits=commits)
@@ -108,6 +130,25 @@ def find_recorded_observations(
             commits=commits,
         )
     return [observation for _, observation in recorded]
+
+
+@DATABASE_TASK()
+def find_recorded_evidence(
+    config: Config, service: ServiceConfig, commits: Sequence[str]
+) -> list[tuple[Observation, TestLog | None]]:
+    """Finished builds of these commits under the service's builder config, oldest first, each
+    with its recorded test results (`None` when none were recorded)."""
+    with session_scope(config.database_url) as session:
+        recorded = bisections.recorded_observations(
+            session=session,
+            service=service.name,
+            config_key=service.build_config_key,
+            commits=commits,
+        )
+        logs = test_results.test_logs_of_builds(
+            session=session, build_ids=[build.id for build, _ in recorded if build.id is not None]
+        )
+    return [(observation, logs.get(build.id or -1)) for build, observation in recorded]
 
 
 @DATABASE_TASK()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
+from prefect.states import Failed
 
 from build_monitor.builders.result import StepResult
 from build_monitor.errors import InfrastructureError
@@ -89,7 +90,9 @@ DATABASE_TASK = TaskPolicy(
 
 def attempt_result(result: StepResult) -> StepResult:
     """A build step's result, stamped with how many times this task run has been tried; an
-    infrastructure error is raised instead, for the retry condition to see."""
+    infrastructure error becomes a Failed state holding the error, which the retry condition
+    sees like a raised one (and `state.result()` raises), but which logs no traceback."""
     if result.status == "error":
-        raise InfrastructureError(result.signature or "infrastructure error")
+        error = InfrastructureError(result.signature or "infrastructure error")
+        return cast(StepResult, Failed(message=str(error), data=error))
     return dataclasses.replace(result, attempts=int(task_run.run_count or 1))

@@ -17,6 +17,8 @@ from blocks.git import GitCredentials
 from build_monitor.builders.result import StepResult
 from build_monitor.config import Config, ServiceConfig
 from build_monitor.git.repo import GitAuth
+from build_monitor.history import reverts
+from build_monitor.history.db import session_scope
 from build_monitor.rollback import live_container, recovery, steps
 from build_monitor.rollback.git_revert import RevertAttempt, remote_branch_sha
 from build_monitor.rollback.journal import RollbackJournal
@@ -24,7 +26,7 @@ from build_monitor.rollback.live_container import Handover, LiveState
 from build_monitor.rollback.recovery import RecoveredRollback, Undoers
 from tasks.blocks import load_docker_host, load_git_credentials
 from tasks.docker import docker_client
-from tasks.retry import is_infrastructure_failure
+from tasks.retry import DATABASE_TASK, is_infrastructure_failure
 
 _UNDO_KEY = "build_monitor_undo"
 _MUTATING = {"retries": 0, "cache_policy": NO_CACHE}
@@ -205,6 +207,15 @@ def read_remote_branch(
         branch=branch,
         auth=credentials.get_client() if credentials else None,
     )
+
+
+@DATABASE_TASK(task_run_name="record pushed revert of rollback {rollback_id}")
+def record_pushed_revert(config: Config, rollback_id: int) -> str | None:
+    """When the rollback pushed its tested revert onto the service's branch: that revert's
+    passing build is the branch's newest, and the service is healthy. The revert's sha."""
+    with session_scope(config.database_url) as session:
+        build = reverts.record_pushed_revert(session=session, rollback_id=rollback_id)
+        return build.commit if build else None
 
 
 # ---------------------------------------------------------------- crash recovery

@@ -23,8 +23,11 @@ from prefect.logging import get_run_logger
 from prefect.transactions import transaction
 from prefect.variables import Variable
 from prefect_docker import DockerHost
+from prefect_docker.credentials import DockerRegistryCredentials
 
+from blocks.docker_registry import load_registry_credentials
 from blocks.git import GitCredentials
+from build_monitor.builders.registry import RegistryImage
 from build_monitor.builders.result import StepResult
 from build_monitor.config import Config, ServiceConfig
 from build_monitor.git.repo import CommitInfo
@@ -36,6 +39,7 @@ from build_monitor.rollback.journal import RollbackJournal
 from build_monitor.rollback.live_container import Handover, LiveState
 from build_monitor.rollback.plan import concurrency_limit_name
 from build_monitor.rollback.run import Logger
+from tasks import registry
 from tasks import rollback as steps
 from tasks.blocks import load_docker_host, load_git_credentials
 from tasks.check import check_and_record
@@ -139,6 +143,24 @@ class TaskShell:
 
     def verify_live(self) -> StepResult:
         return steps.verify_live_container(self.docker_host, self.service)
+
+    @cached_property
+    def registry_credentials(self) -> DockerRegistryCredentials | None:
+        return load_registry_credentials(self.config)
+
+    def pull_image(self, commit: str) -> RegistryImage | None:
+        if self.registry_credentials is None:
+            return None
+        return registry.pull_image(
+            self.docker_host, self.registry_credentials, self.service, commit
+        )
+
+    def push_live_tag(self, commit: str) -> RegistryImage | None:
+        if self.registry_credentials is None:
+            return None
+        return registry.push_live_tag(
+            self.docker_host, self.registry_credentials, self.service, commit
+        )
 
     def create_revert(
         self, journal: RollbackJournal, mirror: Path, culprit: str, head: str, message: str

@@ -26,11 +26,11 @@ def run_tags(service: str, kind: str) -> list[str]:
 
 @LABEL_TASK(task_run_name="label-flow-run")
 def label_flow_run(tags: list[str], name: str | None = None) -> None:
-    """Add `tags` to the current flow run (keeping its deployment's), and rename it."""
+    """Add `tags` to the current flow run (keeping its deployment's), and rename it: one API
+    call, the run's current tags coming from its context."""
     run_id = flow_run.get_id()
     if run_id is None:
         return
+    merged = sorted(set(flow_run.get_tags()) | set(tags))
     with get_client(sync_client=True) as client:
-        current = client.read_flow_run(UUID(str(run_id)))
-        merged = sorted(set(current.tags) | set(tags))
         client.update_flow_run(UUID(str(run_id)), name=name, tags=merged)

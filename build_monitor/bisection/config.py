@@ -22,6 +22,9 @@ class BisectConfig(BaseModel):
     error_retries: int = Field(default=1, ge=0, le=5)
     # Follow the first-parent chain (as deploys do); false descends into merged branches.
     first_parent: bool = True
+    # Run each probe as a `bisect-probe` deployment run that any worker on the work pool may
+    # take (register the deployments first), instead of a thread in the bisect flow's process.
+    distributed: bool = False
 
     @property
     def flake_prior_configured(self) -> bool:

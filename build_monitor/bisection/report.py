@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
+from build_monitor.bisection.libtest import TestId
 from build_monitor.bisection.observation import Observation
 from build_monitor.bisection.plan import BisectPlan
 from build_monitor.bisection.result import BisectResult, BisectStatus
@@ -30,15 +32,45 @@ def _fence(text: str) -> str:
     return "```\n" + text.replace("```", "'''").rstrip() + "\n```"
 
 
+def _tests_cell(observation: Observation) -> str:
+    """E.g. `12 passed, 1 failed; target: passed` (empty without test-level evidence)."""
+    tests = observation.tests
+    if tests is None:
+        return ""
+    targets = ", ".join(
+        f"{TestId.from_label(key).name if '[' in key else key} {result.value}"
+        for key, result in tests.target
+    )
+    text = f"{tests.passed} passed, {len(tests.failed)} failed; target: {targets}"
+    return text + (f" ({tests.blocked_by})" if tests.blocked_by else "")
+
+
 def probe_table(observations: Sequence[Observation]) -> str:
-    rows = ["| # | commit | outcome | signature | duration | reused |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| # | commit | outcome | signature | duration | reused | tests |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for number, observation in enumerate(observations, 1):
         rows.append(
             f"| {number} | `{observation.commit[:10]}` | {observation.outcome.value} | "
             f"{_cell(observation.signature)} | {observation.duration_s:.1f}s | "
-            f"{'yes' if observation.cached else ''} |"
+            f"{'yes' if observation.cached else ''} | {_cell(_tests_cell(observation))} |"
         )
     return "\n".join(rows)
+
+
+def probe_tests(observation: Observation) -> dict[str, Any] | None:
+    """A probe's `tests` in `bisect --json`: counts, failed tests, the target tests' results."""
+    tests = observation.tests
+    if tests is None:
+        return None
+    return {
+        "passed": tests.passed,
+        "failed": len(tests.failed),
+        "failed_tests": list(tests.failed),
+        "target": {key: result.value for key, result in tests.target},
+        "blocked_by": tests.blocked_by,
+    }
 
 
 def render_report(
@@ -72,6 +104,12 @@ def render_report(
         f"| builds run | {result.builds} |",
         f"| estimated flake rate | {result.flake_rate:.1%} |",
     ]
+    if result.target_tests:
+        lines.append(f"| target tests | {_cell(', '.join(result.target_tests))} |")
+    if result.prior_hint:
+        files = ", ".join(f"`{f}`" for f in result.prior_hint.get("files", []))
+        share = float(result.prior_hint.get("share", 0.0))
+        lines.append(f"| prior hint | {files} ({share:.0%} of the prior mass) |")
     if culprit:
         lines += [
             f"| culprit | `{culprit.sha}` |",
@@ -85,6 +123,14 @@ def render_report(
             f"| `{commit[:10]}` | {probability:.1%} |" for commit, probability in result.suspects
         ]
         lines.append("")
+    if result.untestable_windows:
+        lines += ["## Untestable windows", "", "| first | last | probed | reason |"]
+        lines.append("|---|---|---|---|")
+        lines += [
+            f"| `{w.first[:10]}` | `{w.last[:10]}` | {w.probed} | {_cell(w.reason)} |"
+            for w in result.untestable_windows
+        ]
+        lines.append("")
     if culprit and culprit.diffstat:
         lines += ["## Diffstat", "", _fence(culprit.diffstat), ""]
     if log_excerpt:
@@ -95,18 +141,28 @@ def render_report(
     return "\n".join(lines)
 
 
-def nothing_to_bisect(plan: BisectPlan) -> BisectResult:
-    """The result when the bad commit passed when rebuilt."""
+def nothing_to_bisect(plan: BisectPlan, other_builds: int = 0) -> BisectResult:
+    """The result when the bad commit passed when rebuilt (`other_builds`: probes that ran
+    beside it in the first round)."""
     return BisectResult(
         status=BisectStatus.NO_CULPRIT,
         culprit=None,
         confidence=0.0,
         suspects=[],
-        builds=plan.builds_before,
+        builds=plan.builds_before + other_builds,
         observations=[],
         flake_rate=0.0,
         reason=f"the bad commit {plan.bad[:10]} passed when rebuilt: nothing to bisect",
     )
+
+
+def with_windows_in_reason(result: BisectResult) -> BisectResult:
+    """The result whose reason states its untestable windows (first and last commit, shared
+    reason), when the search's own reason does not already."""
+    missing = [w.describe() for w in result.untestable_windows if w.describe() not in result.reason]
+    if not missing:
+        return result
+    return dataclasses.replace(result, reason=f"{result.reason}; {'; '.join(missing)}")
 
 
 class ProbeRow(BaseModel):
@@ -115,6 +171,15 @@ class ProbeRow(BaseModel):
     signature: str | None
     duration_s: float
     cached: bool
+    # Test-level evidence (libtest output): counts, failed tests, the target tests' results.
+    tests: dict[str, Any] | None = None
+
+
+class UntestableWindowRow(BaseModel):
+    first: str
+    last: str
+    probed: int
+    reason: str
 
 
 class SuspectRow(BaseModel):
@@ -146,6 +211,12 @@ class BisectReport(BaseModel):
     rollback: dict[str, Any] | None = None
     # The flake prior the search started from: configured, given, or learned from history.
     flake_prior: float | None = None
+    # The tests (or compile errors) the verdicts used; empty when bisecting on the signature.
+    target_tests: list[str] = []
+    # The files the failure named and the share of the prior mass their commits got.
+    prior_hint: dict[str, Any] | None = None
+    # Runs of probed commits that could not test the target, with their shared reason.
+    untestable_windows: list[UntestableWindowRow] = []
 
 
 def bisect_report(
@@ -179,6 +250,7 @@ def bisect_report(
                 signature=o.signature,
                 duration_s=round(o.duration_s, 3),
                 cached=o.cached,
+                tests=probe_tests(o),
             )
             for o in [*plan.known, *result.observations]
         ],
@@ -192,6 +264,11 @@ def bisect_report(
         report=markdown,
         rollback=rollback,
         flake_prior=flake_prior,
+        target_tests=list(result.target_tests),
+        prior_hint=result.prior_hint,
+        untestable_windows=[
+            UntestableWindowRow(**window.to_dict()) for window in result.untestable_windows
+        ],
     )
 
 

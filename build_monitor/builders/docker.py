@@ -6,6 +6,7 @@ Plain docker SDK code; the Prefect tasks in tasks/docker.py are the thin shell a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import re
@@ -214,13 +215,14 @@ def build_image(
             )
         raise stream.exception
     if stream.error is None:
-        return StepResult.ok(image=tag, duration_s=duration)
-    return StepResult.from_failure(
+        return dataclasses.replace(StepResult.ok(image=tag, duration_s=duration), output=log)
+    failure = StepResult.from_failure(
         analyze_build_output(log),
         stage=BuildStage.build,
         fallback_signature=stream.error,
         duration_s=duration,
     )
+    return dataclasses.replace(failure, output=log)
 
 
 def _stage_reached(log: str) -> BuildStage:

@@ -5,6 +5,7 @@ build incrementally."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shlex
 import signal
@@ -109,6 +110,7 @@ def build_locally(
     steps = [(BuildStage.build, service.local.build_command)]
     if service.local.test_command:
         steps.append((BuildStage.test, service.local.test_command))
+    outputs: list[str] = []
     for stage, command in steps:
         remaining = service.build_timeout_seconds - (time.monotonic() - started)
         try:
@@ -122,6 +124,7 @@ def build_locally(
                 stage=stage,
                 signature=f"invalid command {command!r}: {exc}",
             )
+        outputs.append(run.output)
         if run.exit_code == 0:
             continue
         duration = time.monotonic() - started
@@ -131,7 +134,7 @@ def build_locally(
                 timeout_seconds=service.build_timeout_seconds,
                 output=run.output,
                 duration_s=duration,
-            )
+            )  # no test output: a timed-out run cannot test anything
         if run.exit_code == -signal.SIGKILL:
             # What the kernel's OOM killer sends: the machine failed, not the commit (a crash
             # such as SIGSEGV stays the commit's failure).
@@ -146,10 +149,13 @@ def build_locally(
             exit_code=run.exit_code,
             assumed_stage="build" if stage is BuildStage.build else "test",
         )
-        return StepResult.from_failure(
+        failure = StepResult.from_failure(
             analysis,
             stage=stage,
             fallback_signature=f"`{command}` exited with code {run.exit_code}",
             duration_s=duration,
         )
-    return StepResult.ok(duration_s=time.monotonic() - started)
+        return dataclasses.replace(failure, output="\n".join(outputs))
+    return dataclasses.replace(
+        StepResult.ok(duration_s=time.monotonic() - started), output="\n".join(outputs)
+    )

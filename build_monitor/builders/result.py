@@ -19,6 +19,8 @@ class StepResult:
     image: str | None = None
     duration_s: float = 0.0
     attempts: int = 1
+    # The build and test steps' full output, for test-level parsing (never stored as is).
+    output: str | None = None
 
     @property
     def passed(self) -> bool:

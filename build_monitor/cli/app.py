@@ -98,8 +98,11 @@ _invocation_config: ContextVar[Path | None] = ContextVar("invocation_config", de
 
 
 @app.callback()
-def _invocation_options(config: ConfigOption = None) -> None:
+def _invocation_options(ctx: typer.Context, config: ConfigOption = None) -> None:
+    from build_monitor.cli.terminal_logs import keep_tracebacks_off_the_terminal
+
     _invocation_config.set(config)
+    keep_tracebacks_off_the_terminal(ctx.invoked_subcommand)
 
 
 def get_config(path: Path | None, *, required: bool = True) -> Config:

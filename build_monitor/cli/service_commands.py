@@ -10,6 +10,7 @@ import typer
 
 from build_monitor.cli.app import ConfigOption, JsonOption, app, get_config, print_json
 from build_monitor.cli.rollback_commands import recover_rollbacks
+from build_monitor.cli.system import describe_recovered_bisection, recover_bisections
 from build_monitor.config import Config
 from build_monitor.dashboard.render import format_duration, format_rate
 from build_monitor.history import crud
@@ -113,6 +114,7 @@ def status(config: ConfigOption = None, json_output: JsonOption = False) -> None
         "notification_channels": notification_channels(loaded),
         "database": loaded.database_url.split("@")[-1],
         "recovered_rollbacks": recover_rollbacks(loaded),
+        "interrupted_bisections": recover_bisections(loaded, prefect_api_in_use()["url"]),
         "metrics": dashboard_metrics(loaded),
     }
     if json_output:
@@ -124,6 +126,8 @@ def status(config: ConfigOption = None, json_output: JsonOption = False) -> None
             f"  {item['service']}: rollback #{item['rollback_id']} was killed mid-way; "
             "recovered, its previous live container serves again"
         )
+    for item in document["interrupted_bisections"]:
+        typer.echo(f"  {describe_recovered_bisection(item)}")
     for summary in summaries:
         typer.echo(
             f"  {summary['name']:<24} {summary['state']:<8} {_describe_last(summary['last_build'])}"

@@ -5,10 +5,11 @@ and the REST/webhook API — stopped cleanly on SIGINT or SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 from collections.abc import Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from build_monitor.config import Config
 from build_monitor.errors import BuildMonitorError
@@ -82,6 +83,42 @@ def recover_live_containers(config: Config, log: Log) -> None:
         log(f"{item.service}: recovered interrupted rollback {item.rollback_id}")
 
 
+def recover_bisections(config: Config, api_url: str | None) -> list[dict[str, Any]]:
+    """Bisections whose process died become `interrupted`, and the flow runs they left Running
+    get Prefect's Crashed state (when a Prefect API is known: else the next recovery does it).
+    Returns what changed now."""
+    from tasks.flow_runs import recover_interrupted_bisections
+
+    if api_url is None:
+        recovered = recover_interrupted_bisections(config, crash=False)
+    else:
+        with using_prefect_api(api_url):
+            recovered = recover_interrupted_bisections(config)
+    return [
+        dataclasses.asdict(item) for item in recovered if item.marked_now or item.crashed_flow_runs
+    ]
+
+
+def describe_recovered_bisection(item: dict[str, Any]) -> str:
+    crashed = item["crashed_flow_runs"]
+    runs = f"; {crashed} flow run{'s' if crashed != 1 else ''} marked Crashed" if crashed else ""
+    return (
+        f"{item['service']}: bisection #{item['bisection_id']} was interrupted "
+        f"(its process died){runs}"
+    )
+
+
+def register_automations(deployments: list[RunnerDeployment], log: Log) -> None:
+    """Prefect's zombie-run automation for these deployments' flows (deployments/automations.py):
+    a flow run whose heartbeats stop on any host becomes Crashed."""
+    from deployments.automations import register_zombie_automation
+
+    try:
+        register_zombie_automation(d.flow_name for d in deployments if d.flow_name)
+    except Exception as exc:  # serving goes on; only the cross-host crash detection is missing
+        log(f"warning: could not register the zombie flow run automation: {exc}")
+
+
 def run_system(config: Config, log: Log) -> None:
     from deployments.registry import served_deployments
 
@@ -91,6 +128,9 @@ def run_system(config: Config, log: Log) -> None:
     try:
         with using_prefect_api(api.url):
             recover_live_containers(config, log)
+            for item in recover_bisections(config, api.url):
+                log(describe_recovered_bisection(item))
+            register_automations(deployments, log)
             asyncio.run(serve_until_stopped(config, api, deployments, log))
     finally:
         if api.started_here:

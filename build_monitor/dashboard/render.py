@@ -8,9 +8,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-STATE_BADGES = {"healthy": "🟢 healthy", "failing": "🔴 failing", "unknown": "⚪ unknown"}
+# `rolled-back`: the branch still fails, but a verified redeploy put the live container back
+# on a good build (shown only: the history's state stays `failing` until the branch is green).
+ROLLED_BACK = "rolled-back"
+STATE_BADGES = {
+    "healthy": "🟢 healthy",
+    "failing": "🔴 failing",
+    "unknown": "⚪ unknown",
+    ROLLED_BACK: "🟢 rolled back",
+}
 BUILD_HISTORY_LENGTH = 20
 SHORT_SHA = 7
+SHORT_SUBJECT = 26
 # Suspects below this probability no longer count as candidates left.
 CANDIDATE_FLOOR = 0.001
 
@@ -59,6 +68,10 @@ class CommitRef:
     at: datetime | None = None
     detail: str | None = None  # e.g. the failure's stage and signature
 
+    def short(self) -> str:
+        """Sha, author and the subject clipped at a word: for narrow table cells."""
+        return f"`{self.sha[:SHORT_SHA]}` {_cell(self.author)}: {_cell(_clip(self.subject))}"
+
     def describe(self) -> str:
         text = f"`{self.sha[:SHORT_SHA]}` {_cell(self.author)}: {_cell(self.subject)}"
         if self.detail:
@@ -94,8 +107,12 @@ class ServiceStatus:
 
 
 def service_status_markdown(status: ServiceStatus) -> str:
+    """The `service-status-<name>` artifact."""
+    state = f"**{state_badge(status.state)}** on `{status.branch}`"
+    if status.state == ROLLED_BACK:
+        state += ": the live container runs a verified good build; the branch still fails"
     rows = [
-        ("State", f"**{state_badge(status.state)}** on `{status.branch}`"),
+        ("State", state),
         ("Last good commit", status.last_good.describe() if status.last_good else "none yet"),
         ("Last bad commit", status.last_bad.describe() if status.last_bad else "none"),
         ("Live container", _cell(status.live) if status.live else "not run by build-monitor"),
@@ -112,8 +129,9 @@ def service_status_markdown(status: ServiceStatus) -> str:
             ("fleet dashboard", FLEET_DASHBOARD_KEY),
         )
     )
-    table = "\n".join(f"| {name} | {value} |" for name, value in rows)
-    return f"# {status.name}: {state_badge(status.state)}\n\n| | |\n|---|---|\n{table}\n\n{links}\n"
+    # A list, not a table: the Prefect UI never wraps a table cell, and commit lines are long.
+    items = "\n".join(f"- **{name}:** {value}" for name, value in rows)
+    return f"# {status.name}: {state_badge(status.state)}\n\n{items}\n\n{links}\n"
 
 
 @dataclass(frozen=True)
@@ -155,25 +173,25 @@ class FleetRow:
 def fleet_dashboard_markdown(
     rows: Sequence[FleetRow], metrics: Mapping[str, Any], *, kill_switch: str | None
 ) -> str:
-    """`metrics` is metrics.metrics_document(...)."""
-    header = (
-        "| Service | State | Last change | Success 7d / 30d | Push→red 7d / 30d "
-        "| Red→culprit 7d / 30d | MTTR 7d / 30d | Rollbacks done/refused 30d | Links |\n"
-        "|---|---|---|---|---|---|---|---|---|"
-    )
-    lines = [header]
+    """`metrics` is metrics.metrics_document(...). Two narrow tables (states, then metrics), so
+    both fit the Prefect UI's artifact pane at 1440 px (tests/ui measures it)."""
+    states = ["| Service | State | Last change | More |", "|---|---|---|---|"]
     for row in rows:
-        change = row.last_change.describe() if row.last_change else "never built"
-        if row.last_status:
-            change = f"{row.last_status}: {change}"
-        lines.append(
-            f"| **{row.name}** | {state_badge(row.state)} | {change} | "
-            f"{_metric_cells(metrics['services'].get(row.name, {}))} | {_links(row)} |"
+        # The state says whether it passed; the build history has every status.
+        change = row.last_change.short() if row.last_change else "never built"
+        states.append(
+            f"| **[{row.name}]({artifact_link(service_status_key(row.name))})** "
+            f"| {state_badge(row.state)} | {change} | {_links(row)} |"
         )
-    lines.append(
-        f"| **fleet** | {state_badge(overall_state([r.state for r in rows]))} | | "
-        f"{_metric_cells(metrics['fleet'])} | |"
-    )
+    fleet_state = overall_state([r.state for r in rows])
+    states.append(f"| **fleet** | {state_badge(fleet_state)} | | |")
+    figures = [
+        "| Service | Success | Push→red | Red→culprit | MTTR | Rollbacks |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        figures.append(f"| {row.name} | {_metric_cells(metrics['services'].get(row.name, {}))} |")
+    figures.append(f"| **fleet** | {_metric_cells(metrics['fleet'])} |")
     switch = (
         f"**on**: automatic rollbacks are off ({_cell(kill_switch)})"
         if kill_switch
@@ -181,17 +199,19 @@ def fleet_dashboard_markdown(
     )
     return (
         "# build-monitor fleet\n\n"
-        f"Kill switch: {switch}\n\n" + "\n".join(lines) + "\n\n"
-        "Push→red: from the push (or the poll that found it) to the failed build. "
-        "MTTR: from red to the next passing build or verified rollback. Means over each window.\n"
+        f"Kill switch: {switch}\n\n" + "\n".join(states) + "\n\n"
+        "## Metrics: last 7 days / last 30 days\n\n" + "\n".join(figures) + "\n\n"
+        "Success: passed of finished builds. Push→red: from the push (or the poll that found "
+        "it) to the failed build. MTTR: from red to the next passing build or verified "
+        "rollback. Means over each window. Rollbacks: done/refused.\n"
     )
 
 
 def overall_state(states: Sequence[str]) -> str:
     if any(state == "failing" for state in states):
         return "failing"
-    if states and all(state == "healthy" for state in states):
-        return "healthy"
+    if states and all(state in ("healthy", ROLLED_BACK) for state in states):
+        return ROLLED_BACK if ROLLED_BACK in states else "healthy"
     return "unknown"
 
 
@@ -201,26 +221,28 @@ def _metric_cells(windows: Mapping[str, Any]) -> str:
     def pair(name: str, formatter: Any) -> str:
         return f"{formatter(short.get(name))} / {formatter(long.get(name))}"
 
-    rollbacks = f"{long.get('rollbacks_done', 0)} / {long.get('rollbacks_refused', 0)}"
+    def rollbacks(window: Mapping[str, Any]) -> str:
+        return f"{window.get('rollbacks_done', 0)}/{window.get('rollbacks_refused', 0)}"
+
     return " | ".join(
         [
             pair("success_rate", format_rate),
             pair("detection_s", format_duration),
             pair("culprit_s", format_duration),
             pair("mttr_s", format_duration),
-            rollbacks,
+            f"{rollbacks(short)} / {rollbacks(long)}",
         ]
     )
 
 
 def _links(row: FleetRow) -> str:
+    """The service's name links to its status; these, to the rest."""
     links = [
-        f"[status]({artifact_link(service_status_key(row.name))})",
         f"[builds]({artifact_link(build_history_key(row.name))})",
         f"[culprit]({artifact_link(culprit_key(row.name))})",
     ]
     if row.latest_flow_run_id:
-        links.append(f"[last run]({flow_run_link(row.latest_flow_run_id)})")
+        links.append(f"[run]({flow_run_link(row.latest_flow_run_id)})")
     return " · ".join(links)
 
 
@@ -260,15 +282,17 @@ class StepState:
 def rollback_progress(
     steps: Sequence[StepState], *, planned: int, finished: str | None
 ) -> Progress:
-    """`finished` is the rollback's final status, None while it runs."""
+    """`finished` is the rollback's final status, None while it runs; `planned`, how many steps
+    its plan has (a run may add checks, e.g. `check_restored` after a failure)."""
     if not steps and finished is None:
         return Progress(0.0, "deciding: checking the target and the gates")
     done = sum(1 for s in steps if s.status == "done")
-    listed = ", ".join(f"{s.name} {s.status}" for s in steps) or "deciding"
+    listed = ", ".join(f"{s.name} {s.status}" for s in steps) or "no steps"
     if finished is not None:
         return Progress(100.0, f"{finished}: {listed}")
-    percent = 100.0 * done / planned if planned else 0.0
-    return Progress(round(min(percent, 99.0), 1), f"step {len(steps)} of {planned}: {listed}")
+    percent = 100.0 * done / max(planned, len(steps)) if steps else 0.0
+    of = f" of {planned} planned" if planned else ""
+    return Progress(round(min(percent, 99.0), 1), f"{done}{of} steps done: {listed}")
 
 
 def format_duration(seconds: float | None) -> str:
@@ -293,6 +317,15 @@ def format_rate(rate: float | None) -> str:
 
 def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _clip(text: str, limit: int = SHORT_SUBJECT) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip() + "…"
 
 
 def _cell(text: str) -> str:

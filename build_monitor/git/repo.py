@@ -230,3 +230,24 @@ def branch_head(repo_path: Path, branch: str, pushed: str | None = None) -> Comm
     if pushed is not None and not is_on_branch(repo_path, pushed, branch):
         raise GitError(f"{pushed[:12]} is not on {branch}")
     return head
+
+
+def touched_files(
+    repo_path: Path, *, since: str, until: str, first_parent: bool = True
+) -> dict[str, tuple[str, ...]]:
+    """The paths each commit after `since` up to `until` changed (merges: against their first
+    parent), from one `git log --name-only` for the whole range: sha -> paths."""
+    since_sha, until_sha = resolve_commit(repo_path, since), resolve_commit(repo_path, until)
+    args = ["--name-only", f"--format={_RECORD_SEP}%H", "--no-renames"]
+    if first_parent:
+        args += ["--first-parent", "--diff-merges=first-parent"]
+    try:
+        output = open_repo(repo_path).git.log(*args, f"{since_sha}..{until_sha}", "--")
+    except git.GitCommandError as exc:
+        raise GitError(f"cannot list the files changed in {since[:12]}..{until[:12]}") from exc
+    touched: dict[str, tuple[str, ...]] = {}
+    for record in output.split(_RECORD_SEP):
+        lines = [line.strip() for line in record.strip("\n").splitlines() if line.strip()]
+        if lines:
+            touched[lines[0]] = tuple(lines[1:])
+    return touched

@@ -88,6 +88,20 @@ def record_probe(
     )
 
 
+def errored_while_others_built(*, session: Session, bisection_id: int, commit: str) -> bool:
+    """Whether a probe of `commit` already ended in `error` in this bisection while another
+    commit built: the error likely belongs to the commit (a dependency source only its
+    `Cargo.toml` names), so another attempt is not worth an infrastructure retry."""
+    probes = session.exec(
+        select(BisectProbe.commit, BisectProbe.outcome).where(
+            BisectProbe.bisection_id == bisection_id
+        )
+    ).all()
+    errored = any(c == commit and outcome == "error" for c, outcome in probes)
+    others_built = any(c != commit and outcome != "error" for c, outcome in probes)
+    return errored and others_built
+
+
 def finish_bisection(
     *,
     session: Session,

@@ -19,6 +19,7 @@ from build_monitor.dashboard.metrics import (
 )
 from build_monitor.dashboard.render import (
     BUILD_HISTORY_LENGTH,
+    ROLLED_BACK,
     BuildRow,
     CommitRef,
     FleetRow,
@@ -36,10 +37,10 @@ from build_monitor.history.models import (
     ServiceState,
     WebhookDelivery,
 )
+from build_monitor.history.reverts import PROBE_TRIGGERS as PROBE_TRIGGERS
+from build_monitor.history.reverts import on_branch_timeline
 from build_monitor.webhooks.events import PUSH_EVENT
 
-# Builds of old commits made by a bisection or a rollback: not the service's own timeline.
-PROBE_TRIGGERS = ("bisect", "rollback", "rollback-revert")
 FINAL_STATUSES = (BuildStatus.passed, BuildStatus.failed)
 LONGEST_WINDOW = timedelta(days=30)
 
@@ -49,7 +50,7 @@ def history_records(*, session: Session, since: datetime) -> HistoryRecords:
     that began before the window may end inside it)."""
     builds = session.exec(
         select(Build)
-        .where(col(Build.status).in_(FINAL_STATUSES), col(Build.trigger).not_in(PROBE_TRIGGERS))
+        .where(col(Build.status).in_(FINAL_STATUSES), on_branch_timeline())
         .where(col(Build.finished_at) >= since)
         .order_by(col(Build.finished_at), col(Build.id))
     ).all()
@@ -115,9 +116,7 @@ def _push_times(*, session: Session, since: datetime) -> dict[tuple[str, str], d
 def _timeline_builds(
     *, session: Session, service: str, status: BuildStatus | None = None
 ) -> list[Build]:
-    statement = select(Build).where(
-        Build.service == service, col(Build.trigger).not_in(PROBE_TRIGGERS)
-    )
+    statement = select(Build).where(Build.service == service, on_branch_timeline())
     if status is not None:
         statement = statement.where(Build.status == status)
     return list(
@@ -130,7 +129,8 @@ def _timeline_builds(
 
 
 def build_history(*, session: Session, service: str) -> list[BuildRow]:
-    """The service's last builds, newest first (bisection and rollback probes left out)."""
+    """The service's last builds, newest first (bisection and rollback probes left out, but
+    not the build of a revert a rollback pushed onto the branch)."""
     return [
         BuildRow(
             sha=b.commit,
@@ -172,7 +172,7 @@ def service_status(*, session: Session, service: str, branch: str) -> ServiceSta
     last = _latest(_timeline_builds(session=session, service=service))
     return ServiceStatus(
         name=service,
-        state=(record.state if record else ServiceState.unknown).value,
+        state=_shown_state(session=session, service=service, record=record, last_bad=last_bad),
         branch=branch,
         last_good=_commit_ref(last_good),
         last_bad=_commit_ref(last_bad),
@@ -181,6 +181,25 @@ def service_status(*, session: Session, service: str, branch: str) -> ServiceSta
         last_build=_commit_ref(last),
         last_build_status=last.status.value if last else None,
     )
+
+
+def _shown_state(
+    *, session: Session, service: str, record: ServiceRecord | None, last_bad: Build | None
+) -> str:
+    """The service's state; `rolled-back` for a failing branch whose live container a verified
+    redeploy put back on a good build after the branch went red."""
+    state = record.state if record else ServiceState.unknown
+    if state is not ServiceState.failing or last_bad is None:
+        return state.value
+    red_at = last_bad.finished_at or last_bad.started_at
+    redeployed = session.exec(
+        select(Rollback.id)
+        .where(Rollback.service == service, Rollback.status == RollbackStatus.succeeded)
+        .where(col(Rollback.strategy).in_(("redeploy", "both")), Rollback.verification == "passed")
+        .where(col(Rollback.finished_at) >= red_at)
+        .limit(1)
+    ).first()
+    return ROLLED_BACK if redeployed is not None else state.value
 
 
 def _live_container(*, session: Session, service: str) -> str | None:
@@ -227,9 +246,12 @@ def _running(*, session: Session, service: str) -> list[RunningRun]:
 def fleet_row(*, session: Session, service: str) -> FleetRow:
     record = session.get(ServiceRecord, service)
     last = _latest(_timeline_builds(session=session, service=service))
+    last_bad = _latest(
+        _timeline_builds(session=session, service=service, status=BuildStatus.failed)
+    )
     return FleetRow(
         name=service,
-        state=(record.state if record else ServiceState.unknown).value,
+        state=_shown_state(session=session, service=service, record=record, last_bad=last_bad),
         last_change=_commit_ref(last),
         last_status=last.status.value if last else None,
         latest_flow_run_id=last.flow_run_id if last else None,

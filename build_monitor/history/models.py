@@ -231,6 +231,29 @@ class BisectProbe(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
+# ---------------------------------------------------------------- per-test results
+
+
+class TestResultBase(SQLModel):
+    """One test's result in one build (monitor build, check or bisection probe), parsed from
+    its libtest output: `binary` as cargo names it (`unittests src/main.rs`, `tests/api.rs`),
+    `outcome` ok | failed | ignored, `panic_location` where a failed test panicked."""
+
+    __test__ = False  # not a pytest test class
+
+    build_id: int = Field(foreign_key="builds.id", index=True)
+    binary: str = Field(max_length=255)
+    name: str = Field(max_length=512)
+    outcome: str = Field(max_length=16)
+    panic_location: str | None = Field(default=None, max_length=255)
+
+
+class TestResult(TestResultBase, table=True):
+    __tablename__ = "test_results"
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
 # ---------------------------------------------------------------- rollbacks
 
 
@@ -318,3 +341,26 @@ class RollbackStepPublic(RollbackStepBase):
     id: int
     started_at: datetime
     finished_at: datetime | None
+
+
+# ---------------------------------------------------------------- distributed bisection probes
+
+
+class ProbeClaim(SQLModel, table=True):
+    """One probe a bisection asked a worker for (build_monitor/history/probe_claims.py): which
+    run holds it (`owner`, alive while `heartbeat_at` is fresh) and, once `done`, its result
+    (a ProbeResult as JSON), so a retried run returns it instead of building again."""
+
+    __tablename__ = "probe_claims"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bisection_id: int = Field(foreign_key="bisections.id", index=True)
+    commit: str = Field(max_length=64)
+    status: str = Field(default="requested", max_length=16)  # requested | running | done
+    owner: str | None = Field(default=None, max_length=64)
+    host: str | None = Field(default=None, max_length=255)
+    attempts: int = 0
+    result: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _timestamp()
+    heartbeat_at: datetime | None = _timestamp(nullable=True, default_now=False)
+    finished_at: datetime | None = _timestamp(nullable=True, default_now=False)

@@ -35,6 +35,8 @@ HISTORY_TABLES = frozenset(
         "bisect_probes",
         "rollbacks",
         "rollback_steps",
+        "test_results",
+        "probe_claims",
     }
 )
 
@@ -123,13 +125,20 @@ def detect_revision(connection: Connection, where: str) -> str | None:
     if not tables:
         return None
     if tables == HISTORY_TABLES:
+        return "0005"
+    if tables == HISTORY_TABLES - {"probe_claims"}:
+        return "0004"
+    if tables == HISTORY_TABLES - {"test_results", "probe_claims"}:
         if "heartbeat_at" in _columns(connection, "bisections"):
             return "0003"
         if "config_key" in _columns(connection, "builds"):
             return "0002"
-    elif tables == HISTORY_TABLES - {"rollbacks", "rollback_steps"} and (
-        "config_key" not in _columns(connection, "builds")
-    ):
+    elif tables == HISTORY_TABLES - {
+        "rollbacks",
+        "rollback_steps",
+        "test_results",
+        "probe_claims",
+    } and ("config_key" not in _columns(connection, "builds")):
         return "0001"
     raise ConfigError(
         f"the history database {where} holds tables of no known build-monitor schema "

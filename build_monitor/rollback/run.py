@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from build_monitor.builders.docker import image_tag
+from build_monitor.builders.registry import RegistryImage
 from build_monitor.builders.result import StepResult
 from build_monitor.config import Config, ServiceConfig
 from build_monitor.errors import InvalidInputError
@@ -36,6 +37,7 @@ from build_monitor.rollback.journal import RollbackJournal
 from build_monitor.rollback.live_container import Handover, LiveState, live_tag
 from build_monitor.rollback.outcome import RollbackReport
 from build_monitor.rollback.plan import RollbackRequest, planned_steps, redeploy_problem
+from build_monitor.rollback.progress import ProgressHook, ReportingJournal
 from build_monitor.rollback.strategies import Change, redeploy, revert
 from build_monitor.validation import validate_ref
 
@@ -63,6 +65,9 @@ class RollbackShell(Protocol):
     def move_live_tag(self, journal: RollbackJournal, image: str) -> None: ...
     def hand_over(self, journal: RollbackJournal, image: str, commit: str) -> Handover: ...
     def verify_live(self) -> StepResult: ...
+    # registry (both None when no registry is configured)
+    def pull_image(self, commit: str) -> RegistryImage | None: ...
+    def push_live_tag(self, commit: str) -> RegistryImage | None: ...
     # revert
     def create_revert(
         self, journal: RollbackJournal, mirror: Path, culprit: str, head: str, message: str
@@ -92,10 +97,19 @@ def kill_switch_state(config: Config, read_variable: Callable[[str], Any]) -> st
 
 
 class RollbackRun:
-    def __init__(self, config: Config, request: RollbackRequest, shell: RollbackShell) -> None:
+    """`on_progress` hears of every step as it is journaled (the progress artifact)."""
+
+    def __init__(
+        self,
+        config: Config,
+        request: RollbackRequest,
+        shell: RollbackShell,
+        on_progress: ProgressHook | None = None,
+    ) -> None:
         self.config = config
         self.request = request
         self.shell = shell
+        self.on_progress = on_progress
         self.service: ServiceConfig = config.service(request.service)
         self.uses_docker = request.strategy in ("redeploy", "both")
         self.uses_git = request.strategy in ("revert", "both")
@@ -213,7 +227,7 @@ class RollbackRun:
         gates = [
             {"gate": v.gate, "passed": v.passed, "detail": v.detail} for v in decision.verdicts
         ]
-        self.journal = RollbackJournal.open(
+        opened = RollbackJournal.open(
             self.config.database_url,
             Rollback(
                 service=self.service.name,
@@ -231,6 +245,10 @@ class RollbackRun:
                 gates=json.dumps(gates),
                 flow_run_id=self.shell.flow_run_id,
             ),
+        )
+        planned = 0 if dry_run or not decision.allowed else len(self._plan(target))
+        self.journal = ReportingJournal(
+            opened.database_url, opened.rollback_id, self.on_progress, planned
         )
 
     def _finish(self, status: RollbackStatus, error: str | None = None) -> RollbackReport:
@@ -251,8 +269,8 @@ class RollbackRun:
             self._notify("rollback_failed", outcome)
         return outcome
 
-    def _dry_run(self, target: str) -> RollbackReport:
-        steps = planned_steps(
+    def _plan(self, target: str) -> list[tuple[str, str]]:
+        return planned_steps(
             self.service,
             self.request,
             target,
@@ -261,7 +279,9 @@ class RollbackRun:
             image=image_tag(self.service.name, target),
             live_tag=live_tag(self.service.name),
         )
-        for name, detail in steps:
+
+    def _dry_run(self, target: str) -> RollbackReport:
+        for name, detail in self._plan(target):
             self.journal.record(name, "planned", detail)
         return self._finish(RollbackStatus.dry_run)
 

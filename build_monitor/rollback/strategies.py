@@ -38,7 +38,10 @@ def redeploy(run: RollbackRun, target: str) -> Change:
         detail = f"bm-{service.name} already runs {target[:12]} and answers its health check"
         journal.record("check_live", "done", detail)
         run.verified(True, detail)
+        _move_registry_live_tag(run, target)
         return "noop"
+    if image_id is None:
+        image_id = _pull_image(run, target, image)
     if image_id is None:
         passed, _, report = run.check(target)
         detail = f"{image} was pruned: rebuilt, {report.status}"
@@ -78,7 +81,39 @@ def redeploy(run: RollbackRun, target: str) -> Change:
         raise RollbackStepFailed(
             f"redeploy failed: {type(exc).__name__}: {exc}; what had changed was undone"
         ) from exc
+    _move_registry_live_tag(run, target)
     return "changed"
+
+
+def _pull_image(run: RollbackRun, target: str, image: str) -> str | None:
+    """A host that lacks the target's image pulls it from the registry, if there is one;
+    the local image id, or None (no registry, not in it, or unreachable: rebuild instead)."""
+    try:
+        pulled = run.shell.pull_image(target)
+    except Exception as exc:
+        run.journal.record("pull_image", "failed", f"{image} could not be pulled: {exc}")
+        return None
+    if pulled is None:
+        return None
+    run.journal.record(
+        "pull_image", "done", f"{image} was not on this host: pulled {pulled.reference}"
+    )
+    return run.shell.find_image(image)
+
+
+def _move_registry_live_tag(run: RollbackRun, target: str) -> None:
+    """Once the live container is verified: point the registry's `live` tag at it too. A
+    registry that fails here never undoes a verified rollback; the step records it."""
+    try:
+        moved = run.shell.push_live_tag(target)
+    except Exception as exc:
+        detail = f"the registry's live tag still points at the previous image: {exc}"
+        run.journal.record("push_live_tag", "failed", detail)
+        run.shell.logger.warning("%s: %s", run.service.name, detail)
+        return
+    if moved is not None:
+        detail = f"{moved.reference} -> {target[:12]} ({moved.digest or 'digest unknown'})"
+        run.journal.record("push_live_tag", "done", detail)
 
 
 def _check_restored(run: RollbackRun) -> None:

@@ -1,15 +1,21 @@
 """Every bad input is one line on stderr and exit 2: typer's usage errors, unknown refs and
 ranges, a repository that does not exist. Never a traceback, never "internal error", and no
-flow run is started for them."""
+flow run is started for them. A flow that fails inside (its build infrastructure errors) prints
+Prefect's log lines without their tracebacks and ends with one line."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from typer.testing import CliRunner
 
 from build_monitor.cli import app
@@ -146,3 +152,102 @@ def test_an_infinite_number_in_the_config_is_refused(tmp_path: Path) -> None:
         result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+BUILD_MONITOR = Path(sys.executable).parent / "build-monitor"
+# (arguments, the one line that says what went wrong: on stdout for check, stderr for bisect)
+FAILING_FLOWS: list[tuple[list[str], str]] = [
+    (["check", "infra"], "infra {short} error: no-such-program-h3 not found on this machine"),
+    (
+        ["bisect", "infra", "--good", "{first}"],
+        "error: cannot build {short} to learn its failure: no-such-program-h3 not found",
+    ),
+]
+
+
+@pytest.mark.prefect
+@pytest.mark.parametrize(("arguments", "line"), FAILING_FLOWS, ids=["check", "bisect"])
+def test_a_flow_whose_build_infrastructure_errors_prints_no_traceback(
+    prefect_api_url: str, repo: SampleRepo, tmp_path: Path, arguments: list[str], line: str
+) -> None:
+    """A real process, so Prefect's own console handler: its lines show, no traceback (nor
+    the `NoneType: None` Prefect prints for a failed state it logs with `exc_info`)."""
+    local = {"build_command": "no-such-program-h3", "test_command": "true"}
+    config = write_config(
+        tmp_path / "infra",
+        service_table(repo, name="infra", builder="local", health=False, retries=0, local=local),
+    )
+    values = {"first": repo.commits[0], "short": repo.commits[-1][:10]}
+    environment = {**os.environ, "PREFECT_API_URL": prefect_api_url}
+    environment.pop("BUILD_MONITOR_DEBUG", None)
+    done = subprocess.run(
+        [str(BUILD_MONITOR), *[a.format(**values) for a in arguments], "--config", str(config)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "NoneType: None" not in done.stderr
+    assert line.format(**values) in done.stdout + done.stderr
+    assert any(
+        "ERROR" in entry and "no-such-program-h3" in entry for entry in done.stderr.split("\n")
+    )
+
+
+RAISING_FLOW = """
+import sys
+if sys.argv[1] == "after":
+    import prefect  # Prefect's logging is set up before the CLI's callback runs (as in tests)
+from build_monitor.cli.terminal_logs import keep_tracebacks_off_the_terminal
+keep_tracebacks_off_the_terminal("check")
+from prefect import flow, task
+from prefect.runtime import flow_run
+
+@task(retries=0)
+def explode() -> None:
+    raise RuntimeError("h3 boom inside a task")
+
+@flow(name="h3-raises")
+def raises() -> None:
+    print(flow_run.id, flush=True)
+    explode()
+
+try:
+    raises()
+except RuntimeError:
+    pass
+"""
+
+
+@pytest.mark.prefect
+@pytest.mark.parametrize("prefect_imported", ["before", "after"])
+def test_a_task_that_raises_logs_one_line_on_the_terminal_and_its_traceback_in_prefect(
+    prefect_api_url: str, tmp_path: Path, prefect_imported: str
+) -> None:
+    """The command's own terminal handling: Prefect's console handler named through Prefect's
+    logging override (before Prefect is imported) or wrapped in place (after)."""
+    script = tmp_path / "raises.py"
+    script.write_text(RAISING_FLOW)
+    environment = {**os.environ, "PREFECT_API_URL": prefect_api_url}
+    environment.pop("BUILD_MONITOR_DEBUG", None)
+    environment.pop("PREFECT_LOGGING_HANDLERS_CONSOLE_CLASS", None)
+    done = subprocess.run(
+        [sys.executable, str(script), prefect_imported],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    failed = [e for e in done.stderr.splitlines() if "h3 boom inside a task" in e and "ERROR" in e]
+    assert failed and failed[0].endswith("(traceback in the flow run's logs)"), done.stderr
+    flow_run_id = done.stdout.split()[0]
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(flow_run_id)]))
+        )
+    assert any("Traceback" in log.message and "h3 boom" in log.message for log in logs)

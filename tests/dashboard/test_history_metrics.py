@@ -126,8 +126,8 @@ def test_dashboard_metrics_count_recovery_by_a_verified_rollback(tmp_path: Path)
     assert week["mttr_s"] is not None and week["mttr_s"] >= week["culprit_s"]
     assert document["fleet"]["30d"] == document["services"]["svc"]["30d"]
     with session_scope(url) as session:
-        status = metrics.service_status(session=session, service="svc", branch="main")
-    assert status.live == f"build-monitor/svc:{'a' * 7}, health check passed"
+        shown = metrics.service_status(session=session, service="svc", branch="main")
+    assert shown.live == f"build-monitor/svc:{'a' * 7}, health check passed"
 
 
 def test_service_status_and_history_show_the_service_timeline(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from build_monitor.dashboard.render import (
     build_history_table,
     fleet_dashboard_markdown,
     format_duration,
+    overall_state,
     rollback_progress,
     service_status_markdown,
 )
@@ -50,8 +51,8 @@ def test_a_service_never_built_says_so() -> None:
     markdown = service_status_markdown(
         ServiceStatus("svc", "unknown", "main", last_good=None, last_bad=None, live=None)
     )
-    assert "| Last good commit | none yet |" in markdown
-    assert "| Running | nothing |" in markdown
+    assert "- **Last good commit:** none yet\n" in markdown
+    assert "- **Running:** nothing\n" in markdown
 
 
 def test_build_history_keeps_the_last_twenty_with_short_shas() -> None:
@@ -83,7 +84,7 @@ def windows(rate: float | None, mttr: float | None, done: int = 0, refused: int 
     return {"7d": figures, "30d": figures}
 
 
-def test_the_fleet_dashboard_has_a_row_per_service_metrics_and_the_kill_switch() -> None:
+def test_the_fleet_dashboard_has_a_state_row_and_a_metrics_row_per_service() -> None:
     metrics = {
         "fleet": windows(0.75, 600, done=1, refused=2),
         "services": {"a": windows(0.5, 600, done=1, refused=2), "b": windows(1.0, None)},
@@ -94,17 +95,50 @@ def test_the_fleet_dashboard_has_a_row_per_service_metrics_and_the_kill_switch()
     ]
     markdown = fleet_dashboard_markdown(rows, metrics, kill_switch=None)
     lines = markdown.splitlines()
-    row_a = next(line for line in lines if line.startswith("| **a** |"))
-    assert "🔴 failing" in row_a and "failed: `d4e5f6a`" in row_a
-    assert "50% / 50%" in row_a and "10m 00s / 10m 00s" in row_a and "| 1 / 2 |" in row_a
-    assert "(/artifacts/key/service-status-a)" in row_a and "(/runs/flow-run/run-1)" in row_a
-    row_fleet = next(line for line in lines if line.startswith("| **fleet** |"))
-    assert "🔴 failing" in row_fleet and "75% / 75%" in row_fleet
+    state_a = next(line for line in lines if line.startswith("| **[a]("))
+    assert "🔴 failing" in state_a and "| `d4e5f6a` Bob \\| Broke: Double the input |" in state_a
+    assert "(/artifacts/key/service-status-a)" in state_a and "(/runs/flow-run/run-1)" in state_a
+    # The metrics are a table of their own, after the heading that names the windows.
+    metrics_part = markdown.split("## Metrics: last 7 days / last 30 days")[1]
+    figures_a = next(line for line in metrics_part.splitlines() if line.startswith("| a |"))
+    assert figures_a == "| a | 50% / 50% | 12s / 12s | - / - | 10m 00s / 10m 00s | 1/2 / 1/2 |"
+    figures_b = next(line for line in metrics_part.splitlines() if line.startswith("| b |"))
+    assert "100% / 100%" in figures_b and "| - / - |" in figures_b
+    states = [line for line in markdown.split("## Metrics")[0].splitlines() if "**fleet**" in line]
+    assert len(states) == 1 and "🔴 failing" in states[0]
+    assert "| **fleet** | 75% / 75% |" in metrics_part
+    # Narrow tables: 4 columns of state, 6 of metrics (the browser test measures the fit).
+    assert "| Service | State | Last change | More |" in lines
+    assert "| Service | Success | Push→red | Red→culprit | MTTR | Rollbacks |" in lines
+    assert "Rollbacks: done/refused." in markdown
     assert "Kill switch: **off**" in markdown
     switched = fleet_dashboard_markdown(rows, metrics, kill_switch="Prefect variable x = 'on'")
     assert "Kill switch: **on**: automatic rollbacks are off (Prefect variable x = 'on')" in (
         switched
     )
+
+
+def test_the_fleet_clips_long_subjects_but_keeps_sha_and_author() -> None:
+    long = CommitRef("e" * 40, "Carol", "Rewrite the whole prediction pipeline for speed", GOOD.at)
+    markdown = fleet_dashboard_markdown(
+        [FleetRow("c", "healthy", long, "passed")],
+        {"fleet": windows(1.0, None), "services": {}},
+        kill_switch=None,
+    )
+    row = next(line for line in markdown.splitlines() if line.startswith("| **[c]("))
+    assert "| `eeeeeee` Carol: Rewrite the whole… |" in row
+
+
+def test_a_verified_redeploy_shows_rolled_back_and_says_the_branch_still_fails() -> None:
+    markdown = service_status_markdown(
+        ServiceStatus("svc", "rolled-back", "main", last_good=GOOD, last_bad=BAD, live="img")
+    )
+    assert markdown.startswith("# svc: 🟢 rolled back")
+    assert "the live container runs a verified good build; the branch still fails" in markdown
+    assert overall_state(["healthy", "rolled-back"]) == "rolled-back"
+    assert overall_state(["healthy", "healthy"]) == "healthy"
+    assert overall_state(["rolled-back", "failing"]) == "failing"
+    assert overall_state(["healthy", "unknown"]) == "unknown"
 
 
 def test_bisection_progress_follows_the_top_suspect() -> None:
@@ -128,10 +162,17 @@ def test_rollback_progress_lists_its_steps() -> None:
     running = rollback_progress(steps, planned=4, finished=None)
     assert (running.percent, running.description) == (
         25.0,
-        "step 2 of 4: verify_target done, move_live_tag running",
+        "1 of 4 planned steps done: verify_target done, move_live_tag running",
     )
     finished = rollback_progress(steps, planned=4, finished="succeeded")
-    assert finished.percent == 100.0 and finished.description.startswith("succeeded: ")
+    assert (finished.percent, finished.description) == (
+        100.0,
+        "succeeded: verify_target done, move_live_tag running",
+    )
+    # More steps than planned (a check after a failure) never reach 100% before the end.
+    extra = [StepState(f"s{i}", "done") for i in range(5)]
+    assert rollback_progress(extra, planned=4, finished=None).percent == 99.0
+    assert rollback_progress([], planned=4, finished=None).description.startswith("deciding")
 
 
 def test_durations_read_well() -> None:

@@ -116,13 +116,64 @@ def test_register_with_a_work_pool(
         return [(d.name, d.work_pool_name, d.entrypoint, _working_directory(d)) for d in found]
 
     deployments = {name: rest for name, *rest in asyncio.run(read())}
-    assert {"monitor-pooled", "check-commit", "bisect"} <= set(deployments)
+    assert set(deployments) == {
+        "monitor-pooled",
+        "check-commit",
+        "bisect",
+        "bisect-probe",
+        "rollback",
+        "emergency-rollback",
+        "deploy",
+    }
+    assert all(pool == "bm-test-pool" for pool, _, _ in deployments.values())
+    assert deployments["bisect-probe"][1:] == ["flows/probe.py:bisect_probe", str(PROJECT_DIR)]
     pool, entrypoint, path = deployments["monitor-pooled"]
     assert (pool, entrypoint, path) == (
         "bm-test-pool",
         "flows/monitor.py:monitor",
         str(PROJECT_DIR),
     )
+
+
+@pytest.mark.prefect
+def test_register_creates_the_one_per_service_limits(
+    prefect_api_url: str, sample_repo: SampleRepoFactory, tmp_path: Path
+) -> None:
+    """One bisection and one rollback per service: active global limits of one slot."""
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    from deployments.registry import register
+
+    repo = sample_repo("good", good_commits=1)
+    config = load_config(
+        write_config(tmp_path, service_table(repo, name="limited-h7", health=False))
+    )
+
+    async def create_pool() -> None:
+        async with get_client() as client:
+            await client.create_work_pool(
+                WorkPoolCreate(name="bm-test-pool-h7", type="process"), overwrite=True
+            )
+
+    asyncio.run(create_pool())
+    register(config, "bm-test-pool-h7")
+
+    async def limits() -> dict[str, tuple[int, bool]]:
+        async with get_client() as client:
+            found = await client.read_global_concurrency_limits(limit=200)
+        return {limit.name: (limit.limit, limit.active) for limit in found}
+
+    found = asyncio.run(limits())
+    assert found["bisect-limited-h7"] == (1, True)
+    assert found["rollback-limited-h7"] == (1, True)
+
+
+def test_the_probe_deployment_is_the_one_bisections_run() -> None:
+    from deployments.probe import probe_deployment
+    from flows.probe import PROBE_FLOW_NAME
+    from tasks.probe_runs import PROBE_DEPLOYMENT
+
+    assert f"{PROBE_FLOW_NAME}/{probe_deployment().name}" == PROBE_DEPLOYMENT
 
 
 def _working_directory(deployment: Any) -> str | None:

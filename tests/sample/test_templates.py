@@ -16,29 +16,30 @@ from build_monitor.sample.sources import render_template
 
 ROOT = Path(__file__).parents[2]
 
-# Head commit of each generated history when the templates were still strings in service.py.
+# Head commit of each generated history when the templates were still strings in service.py,
+# plus `--no-fail-fast` in the three Dockerfiles (issue 10).
 # A commit's sha covers its tree and every ancestor, so an equal head means every file of every
 # commit is byte-identical.
 HEADS_BEFORE_THE_MOVE: dict[str, tuple[dict[str, Any], str]] = {
-    "compile_error": ({}, "b926df5232a4242fb2a967d88499d82325af4313"),
-    "good": ({"good_commits": 2}, "baae8289a397747ed18a2b897401cd4899de801a"),
-    "test_failure": ({"commits_after_break": 2}, "400de5098ebd89e99ed988b43adf74d1042c892c"),
-    "health_failure": ({}, "18f3783c445968d53c0c2282a66b7ee2b05de0cd"),
-    "untestable_window": ({"untestable_span": 3}, "41b50023c65a50a6d5d3efec9319e089c9be9004"),
-    "flaky_break": ({"flake_rate": 0.3}, "9b04b5047e488e3da9bff66c94cdda6288eef0de"),
+    "compile_error": ({}, "06a33a73adf7ba49ebb338877d12213dd72dd354"),
+    "good": ({"good_commits": 2}, "8eaee31b563cc2eb423b112cd2b9aac586e00864"),
+    "test_failure": ({"commits_after_break": 2}, "0663bef99f82d0fc34fb2240533f48ea9cd52b13"),
+    "health_failure": ({}, "8daaa7411e22a6578e1a8976f8719a3506073892"),
+    "untestable_window": ({"untestable_span": 3}, "6ca1d1372f696f197b6a511b42ac1002504fac12"),
+    "flaky_break": ({"flake_rate": 0.3}, "07f9ff96accdbe049d3d25a34d8ff6a3c0d65b85"),
 }
 VARIANT_HEADS_BEFORE_THE_MOVE: dict[str, tuple[dict[str, Any], str]] = {
     "ballast": (
         {"scenario": "compile_error", "ballast_functions": 5},
-        "502ed6376fce9ec78b0238a76d27adefec755a41",
+        "0ceac6792d34254582f76ebdc27bb4e604c1327a",
     ),
     "dependency crate": (
         {"scenario": "test_failure", "dependency_functions": 4, "ballast_functions": 2},
-        "ca706c51ef6b8797c5ff1a579e26924c1c73d8fe",
+        "c6297680fb5bbc4227509acb9fe00d8d4a945b96",
     ),
     "cache mounts": (
         {"scenario": "health_failure", "cache_mounts": True, "name": "cached_svc"},
-        "e8b75253de527d3df98df91224233388f55bb2b0",
+        "bf8b1938f20253790bf99fb2ab89a4e243c6f0e2",
     ),
 }
 

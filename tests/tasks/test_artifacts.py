@@ -96,7 +96,7 @@ def test_service_fleet_and_progress_artifacts(prefect_api_url: str, tmp_path: Pa
     history = latest("build-history-art-svc")
     assert history.type == "table" and "Dana Dev" in str(history.data)
     fleet = latest("build-monitor-dashboard")
-    assert "| **art-svc** |" in str(fleet.data)
+    assert "| **[art-svc](/artifacts/key/service-status-art-svc)** |" in str(fleet.data)
     assert f"Kill switch: **on**: automatic rollbacks are off (kill switch file {switch}" in str(
         fleet.data
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from prefect import flow
@@ -49,11 +50,13 @@ def test_only_infrastructure_failures_are_retried(prefect_api_url: str) -> None:
     assert calls == ["commit"]
 
 
-def test_a_failed_step_is_a_result_and_an_error_is_raised() -> None:
+def test_a_failed_step_is_a_result_and_an_error_is_a_failed_state_that_raises_it() -> None:
     failed = StepResult(status=BuildStatus.failed, signature="error[E0308]")
     assert attempt_result(failed).status is BuildStatus.failed
+    state: Any = attempt_result(StepResult.infrastructure("out of disk"))
+    assert state.is_failed()  # a state, not a raise: Prefect logs no traceback for it
     with pytest.raises(InfrastructureError, match="out of disk"):
-        attempt_result(StepResult.infrastructure("out of disk"))
+        state.result()
 
 
 def test_database_tasks_retry_a_locked_database_only() -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from sqlmodel import col
 
 from build_monitor.history.db import session_scope
 from build_monitor.history.models import Rollback, RollbackStatus
-from build_monitor.sample.service import add_commit
 from tests.ui.story import (
     OTHER_SERVICE,
     PROJECT_DIR,
@@ -85,7 +85,8 @@ def author_of(repo: Path, sha: str) -> str:
 
 def play_the_story(story: Story) -> dict[str, str]:
     """check (last good) -> monitor (red, bisected to the culprit) -> rollback (the culprit
-    reverted on the branch) -> a new push -> monitor (green). The commits involved."""
+    reverted on the branch, tested first) -> green at once, without another push. The commits
+    involved."""
     repo = story.repo
     assert repo.good and repo.culprit
     assert story.cli("check", SERVICE, "--commit", repo.good)["status"] == "passed"
@@ -94,12 +95,24 @@ def play_the_story(story: Story) -> dict[str, str]:
     assert red["bisection"]["culprit"] == repo.culprit, red["bisection"]
     rolled = story.cli("rollback", SERVICE, repo.good, "tests fail", "--culprit", repo.culprit)
     assert rolled["status"] == "succeeded", rolled
-    git(repo.path, "pull", "--quiet", "--ff-only", str(story.remote), repo.branch)
-    fixed = add_commit(repo.path, "Document the prediction API", {"docs/api.md": "# API\n"})
-    git(repo.path, "push", "--quiet", str(story.remote), f"HEAD:{repo.branch}")
-    green = story.cli("monitor", SERVICE)
-    assert green["state"] == "healthy", green
-    return {"good": repo.good, "culprit": repo.culprit, "fixed": fixed}
+    assert rolled["pushed_ref"] == repo.branch, rolled
+    status = story.cli("status")
+    assert [s["state"] for s in status["services"] if s["name"] == SERVICE] == ["healthy"]
+    return {"good": repo.good, "culprit": repo.culprit, "revert": rolled["revert_commit"]}
+
+
+# Every table of the page whose content is wider than some box around it (the UI clips it).
+CLIPPED_TABLES = """() => Array.from(document.querySelectorAll("table")).flatMap((table) => {
+  const clipped = [];
+  for (let box = table.parentElement; box && box !== document.body; box = box.parentElement) {
+    if (box.scrollWidth > box.clientWidth + 1) clipped.push(table.innerText.slice(0, 40));
+  }
+  return clipped;
+})"""
+
+
+def artifact_url(ui_url: str, key: str) -> str:
+    return f"{ui_url}/artifacts/artifact/{latest_artifact_id(f'{ui_url}/api', key)}"
 
 
 def test_the_prefect_ui_tells_the_story_and_rolls_back(
@@ -110,7 +123,7 @@ def test_the_prefect_ui_tells_the_story_and_rolls_back(
     system = story.start_system(tmp_path / "start.log")
     try:
         commits = play_the_story(story)
-        good, culprit, fixed = commits["good"][:7], commits["culprit"][:7], commits["fixed"][:7]
+        good, culprit, revert = commits["good"][:7], commits["culprit"][:7], commits["revert"][:7]
 
         # The runs list: readable names, and the tags that filter one service's story.
         runs = show(
@@ -119,44 +132,55 @@ def test_the_prefect_ui_tells_the_story_and_rolls_back(
             f"monitor {SERVICE} @ {culprit}",
             f"bisect {SERVICE} {good}..{culprit}",
             f"rollback {SERVICE} -> {good}",
-            f"monitor {SERVICE} @ {fixed}",
         )
         for tag in (f"service:{SERVICE}", "build-monitor:bisect", "build-monitor:rollback"):
             assert tag in runs
         screenshot(page, "runs")
 
-        # The fleet dashboard: the service green at its last change, with its metrics.
+        # The fleet dashboard: green again at the revert, right after the rollback; its tables
+        # fit the artifact pane at a laptop's width.
         fleet = show(
             page,
-            f"{prefect_ui_url}/artifacts/artifact/"
-            + latest_artifact_id(api_url, "build-monitor-dashboard"),
+            artifact_url(prefect_ui_url, "build-monitor-dashboard"),
             "build-monitor fleet",
-            fixed,
+            revert,
+            "Metrics: last 7 days / last 30 days",
         )
         row = next(line for line in fleet.splitlines() if line.startswith(SERVICE))
-        assert "healthy" in row and fixed in row
-        assert author_of(story.repo.path, commits["fixed"]) in row
+        assert "healthy" in row and revert in row
         assert "Kill switch: off" in fleet
+        assert page.evaluate(CLIPPED_TABLES) == []
+        metrics_row = [line for line in fleet.splitlines() if line.startswith(SERVICE)][1]
+        assert "/" in metrics_row  # 7 days / 30 days
         screenshot(page, "fleet")
 
-        # The service's status: green; last good and last bad commits with their authors.
+        # The service's status: green at the revert; the culprit is its last bad commit.
         status = show(
             page,
-            f"{prefect_ui_url}/artifacts/artifact/"
-            + latest_artifact_id(api_url, f"service-status-{SERVICE}"),
+            artifact_url(prefect_ui_url, f"service-status-{SERVICE}"),
             f"{SERVICE}: 🟢 healthy",
         )
         good_line = next(line for line in status.splitlines() if "Last good commit" in line)
-        assert fixed in good_line and author_of(story.repo.path, commits["fixed"]) in good_line
+        assert revert in good_line
         bad_line = next(line for line in status.splitlines() if "Last bad commit" in line)
         assert culprit in bad_line and author_of(story.repo.path, commits["culprit"]) in bad_line
+        assert page.evaluate(CLIPPED_TABLES) == []
         screenshot(page, "service-status")
+
+        # The rollback's progress artifact lists every step it took.
+        progress = show(
+            page,
+            artifact_url(prefect_ui_url, f"rollback-progress-{SERVICE}"),
+            "succeeded: create_revert done, build_revert done, push_revert done, "
+            "verify_revert done",
+        )
+        assert "100" in progress
+        screenshot(page, "rollback-progress")
 
         # The culprit report: its excerpt starts at the failing test, not at cargo's output.
         report = show(
             page,
-            f"{prefect_ui_url}/artifacts/artifact/"
-            + latest_artifact_id(api_url, f"culprit-{SERVICE}"),
+            artifact_url(prefect_ui_url, f"culprit-{SERVICE}"),
             "assertion `left == right` failed",
         )
         assert f"culprit {commits['culprit'][:10]}" in report
@@ -175,7 +199,7 @@ def test_the_prefect_ui_tells_the_story_and_rolls_back(
             "The service, one of those configured",
         )
 
-        def field(description: str):  # type: ignore[no-untyped-def]
+        def field(description: str) -> Locator:
             return page.locator(".schema-form-property").filter(has_text=description).first
 
         service_choice = field("The service, one of").locator("button.p-select-button__control")
@@ -195,7 +219,10 @@ def test_the_prefect_ui_tells_the_story_and_rolls_back(
             with session_scope(story.database_url) as session:
                 return (
                     session.query(Rollback)
-                    .filter(Rollback.trigger == "ui", Rollback.status != RollbackStatus.running)
+                    .filter(
+                        col(Rollback.trigger) == "ui",
+                        col(Rollback.status) != RollbackStatus.running,
+                    )
                     .one_or_none()
                 )
 

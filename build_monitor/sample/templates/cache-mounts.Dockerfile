@@ -4,7 +4,7 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,id=@BINARY@-target,target=/src/target \
     --mount=type=cache,id=cargo-registry,target=/usr/local/cargo/registry \
-    cargo build --release --offline && cargo test --release --offline \
+    cargo build --release --offline && cargo test --release --offline --no-fail-fast \
     && cp target/release/@BINARY@ /usr/local/bin/@BINARY@
 FROM ${RUST_IMAGE}
 COPY --from=builder /usr/local/bin/@BINARY@ /usr/local/bin/@BINARY@
