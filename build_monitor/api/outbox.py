@@ -30,6 +30,8 @@ from build_monitor.history.models import WebhookDelivery, utcnow
 from build_monitor.webhooks.coalescing import awaiting_trigger, coalesce_push_events, push_services
 
 logger = logging.getLogger("build_monitor.api.outbox")
+# How long stopping waits for queued deliveries to be relayed.
+STOP_DRAIN_SECONDS = 2.0
 _sqlite_writer = threading.Lock()
 
 
@@ -116,13 +118,17 @@ class OutboxRelay:
         sweep_interval_seconds: float,
         emit_timeout_seconds: float,
         batch_size: int = 200,
+        batch_window_seconds: float = 0.25,
     ) -> None:
         self._database_url = database_url
         self._emitter = emitter
         self._sweep_interval = sweep_interval_seconds
         self._emit_timeout = emit_timeout_seconds
         self._batch_size = batch_size
+        self._batch_window = batch_window_seconds
         self._queue: asyncio.Queue[int] = asyncio.Queue()
+        self._stopping = asyncio.Event()
+        self._relaying = False
         self._queued: set[int] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self.last_error: str | None = None
@@ -150,6 +156,13 @@ class OutboxRelay:
         ]
 
     async def stop(self) -> None:
+        """Relay what is already queued (briefly: rows left unemitted are swept on the next
+        start), then stop."""
+        self._stopping.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(self._emit_timeout, STOP_DRAIN_SECONDS)
+        while (self._relaying or not self._queue.empty()) and loop.time() < deadline:
+            await asyncio.sleep(0.01)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -168,6 +181,11 @@ class OutboxRelay:
     async def _work(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            self._relaying = True
+            # In a burst, one relay per window instead of one per few deliveries: every relay
+            # asks Prefect about the service's runs, and intake shares this event loop.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._batch_window)
             while len(batch) < self._batch_size and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
@@ -181,6 +199,7 @@ class OutboxRelay:
                 )
             finally:
                 self._queued.difference_update(batch)
+                self._relaying = False
 
     async def _relay(self, batch: list[int]) -> None:
         rows = await anyio.to_thread.run_sync(lambda: load_unemitted(self._database_url, batch))
