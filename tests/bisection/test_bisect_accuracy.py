@@ -46,7 +46,6 @@ def test_twenty_percent_flakes_name_the_true_culprit(
     assert ours.runs == 1000
     assert ours.correct >= minimum_correct
     assert git.correct < 700
-    assert elapsed < 30
 
 
 def test_with_the_default_prior_learning_across_bisections_reaches_99_percent() -> None:
@@ -64,7 +63,6 @@ def test_with_the_default_prior_learning_across_bisections_reaches_99_percent() 
     )
     assert correct >= 990
     assert 0.15 <= run.priors[-1] <= 0.25
-    assert elapsed < 30
 
 
 def test_flake_free_cost_stays_within_two_builds_of_git_bisect() -> None:
