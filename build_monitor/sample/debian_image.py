@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,14 +26,13 @@ from build_monitor.sample.rust_image import (
     DEBOOTSTRAP_TIMEOUT_SECONDS,
     DOCKER_ERRORS,
     LOCK_TIMEOUT_SECONDS,
-    MANAGED_LABEL,
     Progress,
     _build_lock,
-    _chunks,
     _data_dir,
     _image_exists,
     _run_tool,
     debian_mirror,
+    import_rootfs,
 )
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -112,7 +110,13 @@ def _build(client: docker.DockerClient, image: DebianImage) -> None:
             _install_in_chroot(rootfs, image)
         shutil.rmtree(rootfs / "var" / "lib" / "apt" / "lists", ignore_errors=True)
         (rootfs / "var" / "lib" / "apt" / "lists" / "partial").mkdir(parents=True)
-        _import(client, rootfs, image.tag)
+        import_rootfs(
+            client,
+            rootfs,
+            image.tag,
+            environment=[f"PATH={SYSTEM_PATH}", "LANG=C.UTF-8"],
+            what=image.tag,
+        )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
@@ -138,29 +142,6 @@ def _install_in_chroot(rootfs: Path, image: DebianImage) -> None:
             timeout=DEBOOTSTRAP_TIMEOUT_SECONDS,
         )
     policy.unlink()
-
-
-def _import(client: docker.DockerClient, rootfs: Path, tag: str) -> None:
-    repository, _, version = tag.rpartition(":")
-    changes = [f"ENV PATH={SYSTEM_PATH}", "ENV LANG=C.UTF-8", f"LABEL {MANAGED_LABEL}=true"]
-    with subprocess.Popen(
-        ["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as archive:
-        assert archive.stdout is not None
-        try:
-            client.api.import_image_from_stream(
-                _chunks(archive.stdout), repository=repository, tag=version, changes=changes
-            )
-        except DOCKER_ERRORS as error:
-            archive.kill()
-            raise InfrastructureError(f"docker could not import {tag}: {error}") from error
-        stderr = archive.stderr.read().decode(errors="replace") if archive.stderr else ""
-        if archive.wait() != 0:
-            raise InfrastructureError(f"tar of the root filesystem failed: {stderr.strip()}")
-    if not _image_exists(client, tag):
-        raise InfrastructureError(f"docker import finished but image {tag} does not exist")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

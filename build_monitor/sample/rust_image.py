@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -153,16 +153,27 @@ def _build_image(client: docker.DockerClient, tag: str, sysroot: Path, report: P
         for part in ("bin", "lib"):
             shutil.copytree(sysroot / part, rootfs / "opt" / "rust" / part, symlinks=True)
         report(f"importing the root filesystem as {tag}")
-        _import_rootfs(client, tar, rootfs, tag)
+        import_rootfs(
+            client, rootfs, tag, environment=[f"PATH={IMAGE_PATH}"], what="the Rust image", tar=tar
+        )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def _import_rootfs(client: docker.DockerClient, tar: str, rootfs: Path, tag: str) -> None:
+def import_rootfs(
+    client: docker.DockerClient,
+    rootfs: Path,
+    tag: str,
+    *,
+    environment: Sequence[str],
+    what: str,
+    tar: str = "tar",
+) -> None:
+    """Import the root filesystem `rootfs` as image `tag` (with `ENV` lines `environment`)."""
     repository, _, version = tag.rpartition(":")
     if not repository or "/" in version:
         repository, version = tag, "latest"
-    changes = [f"ENV PATH={IMAGE_PATH}", f"LABEL {MANAGED_LABEL}=true"]
+    changes = [f"ENV {line}" for line in environment] + [f"LABEL {MANAGED_LABEL}=true"]
     with subprocess.Popen(
         [tar, "--numeric-owner", "-C", str(rootfs), "-c", "."],
         stdout=subprocess.PIPE,
@@ -175,10 +186,10 @@ def _import_rootfs(client: docker.DockerClient, tar: str, rootfs: Path, tag: str
             )
         except DOCKER_ERRORS as error:
             archive.kill()
-            raise InfrastructureError(f"docker could not import the Rust image: {error}") from error
+            raise InfrastructureError(f"docker could not import {what}: {error}") from error
         stderr = archive.stderr.read().decode(errors="replace") if archive.stderr else ""
         if archive.wait() != 0:
-            raise InfrastructureError(f"tar of the Rust root filesystem failed: {stderr.strip()}")
+            raise InfrastructureError(f"tar of the {what} root filesystem failed: {stderr.strip()}")
     if not _image_exists(client, tag):
         raise InfrastructureError(f"docker import finished but image {tag} does not exist")
 
