@@ -1,7 +1,8 @@
 """Prefect's fixed cost in a bisection: per bisection and per probe, beyond the build itself.
 
-Usage: .venv/bin/python benchmarks/prefect_overhead.py [--sizes 8 64] [--repeats 2] [--prefect-postgres]
+Usage: .venv/bin/python benchmarks/prefect_overhead.py [--sizes 8 64] [--repeats 2]
                                                       [--parallel 1] [--profile]
+                                                      [--prefect-postgres]
 
 Each history is the sample service broken by one commit; its build command is `true` and its
 test command a shell one-liner that fails from the culprit on (a few milliseconds), so nearly
