@@ -18,7 +18,7 @@ import tasks.artifacts
 from build_monitor.dashboard.render import Progress
 from build_monitor.history.db import session_scope
 from build_monitor.history.models import Build, BuildStatus, ServiceRecord, ServiceState
-from build_monitor.sample.service import create_sample_service
+from build_monitor.sample.service import SampleRepo, create_sample_service
 from tests.rollback.helpers import rollback_config, run_cli
 from tests.rollback.test_revert import bare_remote, git
 from tests.tasks.test_artifacts import latest
@@ -29,21 +29,8 @@ pytestmark = [pytest.mark.prefect]
 def test_a_verified_revert_turns_the_service_green_and_its_progress_moves_per_step(
     prefect_api_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = create_sample_service(
-        tmp_path / "repo", scenario="test_failure", good_commits=2, commits_after_break=0
-    )
+    repo, remote, name, config = _revert_service(tmp_path, "rvg")
     assert repo.culprit is not None and repo.good is not None
-    remote = bare_remote(repo, tmp_path)
-    name = f"rvg-h4-{uuid.uuid4().hex[:8]}"
-    config = str(
-        rollback_config(
-            tmp_path,
-            remote,
-            name=name,
-            builder="local",
-            rollback={"strategy": "revert", "push_to": "branch"},
-        )
-    )
     database_url = f"sqlite:///{tmp_path / 'history.db'}"
     assert run_cli("check", name, "--commit", repo.good, "--config", config)[1]["status"] == (
         "passed"
@@ -126,21 +113,8 @@ def test_a_verified_revert_turns_the_service_green_and_its_progress_moves_per_st
 def test_an_artifact_api_that_fails_never_fails_the_rollback(
     prefect_api_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = create_sample_service(
-        tmp_path / "repo", scenario="test_failure", good_commits=2, commits_after_break=0
-    )
+    repo, remote, name, config = _revert_service(tmp_path, "rvf")
     assert repo.culprit is not None and repo.good is not None
-    remote = bare_remote(repo, tmp_path)
-    name = f"rvf-h4-{uuid.uuid4().hex[:8]}"
-    config = str(
-        rollback_config(
-            tmp_path,
-            remote,
-            name=name,
-            builder="local",
-            rollback={"strategy": "revert", "push_to": "branch"},
-        )
-    )
     assert run_cli("check", name, "--commit", repo.good, "--config", config)[1]["status"] == (
         "passed"
     )
@@ -178,3 +152,21 @@ def _state_in_status(config: str, name: str) -> str:
     code, document = run_cli("status", "--config", config)
     assert code == 0
     return str(next(s["state"] for s in document["services"] if s["name"] == name))
+
+
+def _revert_service(tmp_path: Path, prefix: str) -> tuple[SampleRepo, Path, str, str]:
+    """A broken sample service pushed to a bare remote, configured to roll back by a revert
+    pushed to its branch: its repo, remote, unique service name and config path."""
+    repo = create_sample_service(
+        tmp_path / "repo", scenario="test_failure", good_commits=2, commits_after_break=0
+    )
+    remote = bare_remote(repo, tmp_path)
+    name = f"{prefix}-h4-{uuid.uuid4().hex[:8]}"
+    config = rollback_config(
+        tmp_path,
+        remote,
+        name=name,
+        builder="local",
+        rollback={"strategy": "revert", "push_to": "branch"},
+    )
+    return repo, remote, name, str(config)
