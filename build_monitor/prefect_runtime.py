@@ -87,7 +87,8 @@ def local_server_url() -> str | None:
 
 
 def start_local_server(progress: Callable[[str], None] = lambda _: None) -> str:
-    """Start a detached `prefect server start` on 127.0.0.1 and wait until it answers."""
+    """Start a detached local Prefect server (`build_monitor.prefect_server`) on 127.0.0.1 and
+    wait until it answers."""
     home = data_dir() / "prefect"
     home.mkdir(parents=True, exist_ok=True)
     port = _pick_port()
@@ -98,9 +99,7 @@ def start_local_server(progress: Callable[[str], None] = lambda _: None) -> str:
             [
                 sys.executable,
                 "-m",
-                "prefect",
-                "server",
-                "start",
+                "build_monitor.prefect_server",
                 "--host",
                 "127.0.0.1",
                 "--port",
