@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,16 +86,14 @@ def local_server_url() -> str | None:
     return url if isinstance(url, str) and _healthy(url) else None
 
 
-def start_local_server(progress: Callable[[str], None] = lambda _: None) -> str:
-    """Start a detached local Prefect server (`build_monitor.prefect_server`) on 127.0.0.1 and
-    wait until it answers."""
-    home = data_dir() / "prefect"
+def spawn_prefect_server(
+    home: Path, port: int, extra_env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A detached `build_monitor.prefect_server` on 127.0.0.1:`port` with its data in `home`
+    (its output in `home/server.log`)."""
     home.mkdir(parents=True, exist_ok=True)
-    port = _pick_port()
-    api_url = f"http://127.0.0.1:{port}/api"
-    progress(f"starting a local Prefect server on http://127.0.0.1:{port} (data in {home})")
     with open(home / "server.log", "ab") as log:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -105,22 +103,38 @@ def start_local_server(progress: Callable[[str], None] = lambda _: None) -> str:
                 "--port",
                 str(port),
             ],
-            env=server_environment(home),
+            env={**server_environment(home), **(extra_env or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+
+
+def wait_for_prefect_server(
+    process: subprocess.Popen[bytes], api_url: str, home: Path, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _healthy(api_url):
-            _state_file().write_text(json.dumps({"api_url": api_url, "pid": process.pid}))
-            return api_url
+            return
         if process.poll() is not None:
             break
         time.sleep(0.5)
     process.kill()
     raise InfrastructureError(f"the local Prefect server did not start; see {home / 'server.log'}")
+
+
+def start_local_server(progress: Callable[[str], None] = lambda _: None) -> str:
+    """Start build-monitor's detached local Prefect server and wait until it answers."""
+    home = data_dir() / "prefect"
+    port = _pick_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    progress(f"starting a local Prefect server on http://127.0.0.1:{port} (data in {home})")
+    process = spawn_prefect_server(home, port)
+    wait_for_prefect_server(process, api_url, home, START_TIMEOUT_SECONDS)
+    _state_file().write_text(json.dumps({"api_url": api_url, "pid": process.pid}))
+    return api_url
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ from tasks.git import (
     check_ancestry,
     fetch_repository,
     list_commit_range,
+    list_crate_roots,
     list_touched_files,
     read_diffstat,
     resolve_commit_info,
@@ -208,7 +209,8 @@ def bisect(
                 touched = list_touched_files(
                     mirror, plan.good, plan.bad, service_config.bisect.first_parent
                 )
-                hint = prior_from_hints(plan, touched)
+                crate_roots = list_crate_roots(mirror, plan.bad)
+                hint = prior_from_hints(plan, touched, crate_roots)
             context = BisectContext(
                 service=service,
                 config_path=str(config.source) if config.source else None,

@@ -10,14 +10,15 @@ from build_monitor.bisection.rounds import ProbeResult
 from build_monitor.config import Config, ServiceConfig
 from build_monitor.git.repo import commit_info
 from build_monitor.history.reports import BuildReport
-from tasks.bisect_history import read_errored_before, record_probe
+from tasks.bisect_history import read_others_built, record_probe
 from tasks.check import check_and_record
 from tasks.retry import TaskPolicy
 
 _OUTCOMES = {"passed": ProbeOutcome.PASSED, "failed": ProbeOutcome.FAILED}
 
-# No retries of its own: the build and health tasks inside retry infrastructure failures,
-# and the search retries a commit whose probe still ended in `error`.
+# No retries of its own: the build and health tasks inside retry infrastructure failures
+# until another commit of the bisection has built; the search retries a commit whose probe
+# ended in `error`.
 _PROBE_TASK = TaskPolicy()
 
 
@@ -43,9 +44,12 @@ def probe_commit(
     """Build, test and health-check `commit` for a bisection; a real run, never a recorded
     result (the bisection reuses recorded builds as free evidence before it asks for a probe).
     Worktree slots holding `keep_checked_out` commits are left for their expected reruns.
-    A commit that already ended in `error` here while others built gets no infrastructure
-    retries: the error belongs to the commit (the search then skips it as untestable)."""
-    if read_errored_before(config, bisection_id, commit):
+    Once another commit has built in this bisection, a probe gets no infrastructure retries
+    of its own: the search re-probes an `error` (``error_retries``), and an error that
+    reproduces at one commit while others build belongs to that commit (the search then skips
+    it as untestable). Retrying inside the probe as well built such a commit once more for
+    nothing, a retry delay included."""
+    if service.retries and read_others_built(config, bisection_id, commit):
         service = service.model_copy(update={"retries": 0})
     report = check_and_record(
         config,

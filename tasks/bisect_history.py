@@ -52,13 +52,11 @@ def record_probe(
         )
 
 
-@DATABASE_TASK(task_run_name="earlier errors of {commit:.10}")
-def read_errored_before(config: Config, bisection_id: int, commit: str) -> bool:
-    """Whether this bisection already saw `commit` end in `error` while other commits built."""
+@DATABASE_TASK(task_run_name="other builds than {commit:.10}")
+def read_others_built(config: Config, bisection_id: int, commit: str) -> bool:
+    """Whether a commit other than `commit` has built in a probe of this bisection."""
     with session_scope(config.database_url) as session:
-        return bisections.errored_while_others_built(
-            session=session, bisection_id=bisection_id, commit=commit
-        )
+        return bisections.others_built(session=session, bisection_id=bisection_id, commit=commit)
 
 
 @DATABASE_TASK()

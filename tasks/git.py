@@ -61,3 +61,9 @@ def list_touched_files(
 ) -> dict[str, tuple[str, ...]]:
     """The paths each commit of `since..until` changed (one git call for the whole range)."""
     return repo.touched_files(mirror, since=since, until=until, first_parent=first_parent)
+
+
+@LOCAL_GIT_TASK(task_run_name="crate roots {commit:.10}")
+def list_crate_roots(mirror: Path, commit: str) -> tuple[str, ...]:
+    """The directories holding a Cargo.toml at `commit`, the repository root left out."""
+    return repo.crate_roots(mirror, commit)

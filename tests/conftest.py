@@ -4,6 +4,7 @@ real Docker and generated sample Rust repositories (tests/repo_fixtures.py)."""
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,15 +31,32 @@ pytest_plugins = ["tests.pg_fixtures", "tests.repo_fixtures", "tests.http_receiv
 
 
 @pytest.fixture(scope="session")
-def prefect_api_url() -> Iterator[str]:
-    """A real Prefect server (the test harness) for the whole session; its URL."""
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prefect server for the whole session, on SQLite, as build-monitor starts it on
+    the embedded default (`build_monitor.prefect_server`); its URL, set as PREFECT_API_URL."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=120):
-        url = PREFECT_API_URL.value()
-        assert url
-        yield str(url)
+    from build_monitor.builders.health import free_port
+    from build_monitor.prefect_runtime import spawn_prefect_server, wait_for_prefect_server
+
+    home = tmp_path_factory.mktemp("prefect-test-server")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    database = f"sqlite+aiosqlite:///{home / 'prefect.db'}"
+    server = spawn_prefect_server(home, port, {"PREFECT_SERVER_DATABASE_CONNECTION_URL": database})
+    try:
+        wait_for_prefect_server(server, url, home, timeout=120)
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+            # What the session's runs still have to send, sent before the server goes (else
+            # Prefect's workers retry a gone server at exit for a minute).
+            APILogWorker.drain_all()
+            EventsWorker.drain_all()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,9 @@ class BisectConfig(BaseModel):
     flake_prior: float = Field(default=0.01, ge=0, lt=0.5)
     max_builds: int | None = Field(default=None, ge=2)
     error_retries: int = Field(default=1, ge=0, le=5)
+    # Total build time a bisection may spend on one commit (all its probes and reruns); past
+    # it the commit is untestable. Unset: bounded by (1 + error_retries) x build timeout.
+    max_commit_seconds: float | None = Field(default=None, gt=0)
     # Follow the first-parent chain (as deploys do); false descends into merged branches.
     first_parent: bool = True
     # Run each probe as a `bisect-probe` deployment run that any worker on the work pool may
@@ -39,4 +42,5 @@ class BisectConfig(BaseModel):
             flake_prior=self.flake_prior if flake_prior is None else flake_prior,
             parallel=parallel or self.parallel,
             error_retries=self.error_retries,
+            max_commit_seconds=self.max_commit_seconds,
         )

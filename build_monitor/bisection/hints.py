@@ -66,15 +66,21 @@ def failure_hints(log: TestLog, target: Target | None = None) -> tuple[str, ...]
 @dataclass(frozen=True)
 class PriorHint:
     """``weights[i]`` is the prior of suspect ``i + 1`` (the commits after the good one, oldest
-    first; they sum to 1); ``share`` is the prior mass on commits touching ``files``."""
+    first; they sum to 1); ``share`` is the prior mass on commits touching ``files``; ``crates``
+    the crates holding them whose other commits got :data:`CRATE_WEIGHT`."""
 
     files: tuple[str, ...]
     weights: tuple[float, ...]
     share: float
+    crates: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """``prior_hint`` in ``bisect --json``; ``weights`` only go into the snapshot."""
-        return {"files": list(self.files), "share": round(self.share, 6)}
+        """``prior_hint`` in ``bisect --json`` (``crates`` only when some were weighted);
+        ``weights`` only go into the snapshot."""
+        shown: dict[str, Any] = {"files": list(self.files), "share": round(self.share, 6)}
+        if self.crates:
+            shown["crates"] = list(self.crates)
+        return shown
 
     def snapshot(self) -> dict[str, Any]:
         return {**self.to_dict(), "share": self.share, "weights": list(self.weights)}
@@ -83,7 +89,10 @@ class PriorHint:
     def from_snapshot(cls, data: Mapping[str, Any]) -> PriorHint:
         try:
             return cls(
-                tuple(data["files"]), tuple(map(float, data["weights"])), float(data["share"])
+                tuple(data["files"]),
+                tuple(map(float, data["weights"])),
+                float(data["share"]),
+                tuple(data.get("crates", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"invalid prior hint {data!r}: {exc}") from None
@@ -107,31 +116,36 @@ def hint_prior(
 ) -> PriorHint | None:
     """The prior over suspects from ``touched`` (each suspect commit's changed paths, oldest
     first): weight 1 for touching a named file, :data:`CRATE_WEIGHT` for touching only its crate
-    (a ``crate_roots`` directory other than the repository root), mixed ``mix`` : ``1 - mix``
-    with uniform. ``None`` when no commit touches anything named (the search stays uniform)."""
+    (the deepest ``crate_roots`` directory holding it, never the repository root), mixed
+    ``mix`` : ``1 - mix`` with uniform. ``None`` when no commit touches a named file or its
+    crate (the search stays uniform)."""
     hints = tuple(dict.fromkeys(files))
     if not hints or not touched or not 0.0 <= mix < 1.0:
         return None
     roots = tuple(crate_roots)
     paths = [tuple(commit) for commit in touched]
+    # A named path that is repository-relative (a panic location, a compile error) gives its
+    # crate even when no candidate commit touched the file itself.
+    named = [path for commit in paths for path in commit if any(_names(path, h) for h in hints)]
     hinted_crates = {
-        crate
-        for commit in paths
-        for path in commit
-        if any(_names(path, hint) for hint in hints)
-        and (crate := _crate_of(path, roots)) is not None
+        crate for path in (*hints, *named) if (crate := _crate_of(path, roots)) is not None
     }
     raw = []
     direct = []
+    weighted_crates: set[str] = set()
     for commit in paths:
         names_file = any(_names(path, hint) for path in commit for hint in hints)
-        in_crate = any(_crate_of(path, roots) in hinted_crates for path in commit)
+        in_crates = hinted_crates & {_crate_of(path, roots) for path in commit}
         direct.append(names_file)
-        raw.append(1.0 if names_file else CRATE_WEIGHT if in_crate and hinted_crates else 0.0)
+        if not names_file:
+            weighted_crates |= in_crates
+        raw.append(1.0 if names_file else CRATE_WEIGHT if in_crates else 0.0)
     total = sum(raw)
     if total == 0:
         return None
     uniform = mix / len(paths)
     weights = tuple(uniform + (1.0 - mix) * weight / total for weight in raw)
     share = sum(w for w, is_direct in zip(weights, direct, strict=True) if is_direct)
-    return PriorHint(files=hints, weights=weights, share=share)
+    return PriorHint(
+        files=hints, weights=weights, share=share, crates=tuple(sorted(weighted_crates))
+    )

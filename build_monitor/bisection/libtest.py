@@ -128,17 +128,23 @@ class TestLog:
         return bool(self.binaries or self.compile_errors)
 
     def results(self) -> dict[TestId, TestOutcome]:
-        return {
-            TestId(run.binary, name): outcome
-            for run in self.binaries
-            for name, outcome in run.results
-        }
+        """Every test's outcome. In a workspace several crates' binaries share a label (each
+        library's ``unittests src/lib.rs``); a test of the same name in two of them is one
+        ``TestId``, failed if it failed in either."""
+        outcomes: dict[TestId, TestOutcome] = {}
+        for run in self.binaries:
+            for name, outcome in run.results:
+                test = TestId(run.binary, name)
+                if outcomes.get(test) is not TestOutcome.FAILED:
+                    outcomes[test] = outcome
+        return outcomes
 
     def failed(self) -> list[TestId]:
         return [test for test, outcome in self.results().items() if outcome is TestOutcome.FAILED]
 
-    def binary(self, name: str) -> BinaryRun | None:
-        return next((run for run in self.binaries if run.binary == name), None)
+    def binaries_named(self, name: str) -> list[BinaryRun]:
+        """The runs of binaries labelled ``name``: one per workspace crate that has it."""
+        return [run for run in self.binaries if run.binary == name]
 
     def panic_locations(self) -> dict[TestId, str]:
         return {

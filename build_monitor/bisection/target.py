@@ -141,9 +141,8 @@ def judge_probe(log: TestLog, target: Target, *, blocked_by: str | None = None) 
     """``log`` against ``target``. ``blocked_by`` names a failure outside the log that stopped
     the probe (``timeout``, an infrastructure error): target tests that did not run then say so.
     """
-    results = log.results()
     failed = tuple(test.label for test in log.failed())
-    passed = sum(outcome is TestOutcome.OK for outcome in results.values())
+    passed = sum(outcome is TestOutcome.OK for run in log.binaries for _, outcome in run.results)
     compile_errors = {error.label for error in log.compile_errors}
     if target.compile_errors:
         target_results = tuple(
@@ -181,14 +180,14 @@ def _compile_target_result(
 
 
 def _test_target_result(test: TestId, log: TestLog, blocked_by: str | None) -> TargetResult:
-    run = log.binary(test.binary)
-    if run is not None:
-        outcome = run.outcome(test.name)
-        if outcome is TestOutcome.OK:
-            return TargetResult.PASSED
-        if outcome is TestOutcome.FAILED:
+    runs = log.binaries_named(test.binary)
+    if runs:
+        outcomes = {run.outcome(test.name) for run in runs}
+        if TestOutcome.FAILED in outcomes:
             return TargetResult.FAILED
-        if outcome is None and run.finished:
+        if TestOutcome.OK in outcomes:
+            return TargetResult.PASSED
+        if all(run.finished for run in runs) and outcomes <= {None}:
             return TargetResult.ABSENT
         return TargetResult.NOT_RUN
     # The binary did not run: it does not exist here only if nothing stopped the run.

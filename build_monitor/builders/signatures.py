@@ -84,6 +84,21 @@ _INFRASTRUCTURE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 
+_NETWORK_REASON = "network unavailable"
+# Cargo could not load the source a dependency of the package names (a git repository, a
+# registry): when the network failed there, the reason names the dependency and its source,
+# which may be the machine's fault or only the commit's (a source only its Cargo.toml names).
+_DEPENDENCY_SOURCE = re.compile(r"failed to load source for dependency `([^`]+)`")
+_SOURCE_LOCATION = re.compile(
+    r"^(?:Updating git repository|unable to update|Unable to update registry)\s+`?([^`\s]+)`?"
+)
+_NETWORK_FAILURE = re.compile(
+    r"spurious network error|could not resolve host|couldn't resolve host|failed to resolve "
+    r"address|temporary failure in name resolution|name or service not known|connection "
+    r"refused|failed to connect to|network is unreachable|timed out",
+    re.I,
+)
+
 
 @dataclass(frozen=True)
 class FailureAnalysis:
@@ -210,14 +225,41 @@ def clean_lines(text: str) -> list[str]:
 
 
 def _infrastructure_reason(lines: Sequence[str], exit_code: int | None) -> tuple[int, str] | None:
+    found = _first_infrastructure_line(lines)
+    if found is None or found[1].startswith(_NETWORK_REASON):
+        found = _dependency_source_unreachable(lines) or found
+    if found is None and exit_code == 137:
+        return max(0, len(lines) - 1), "out of memory: build killed (exit 137)"
+    return found
+
+
+def _first_infrastructure_line(lines: Sequence[str]) -> tuple[int, str] | None:
     for index, line in enumerate(lines):
         stripped = line.strip()
         for pattern, reason in _INFRASTRUCTURE_PATTERNS:
             if pattern.search(stripped):
                 return index, reason
-    if exit_code == 137:
-        return max(0, len(lines) - 1), "out of memory: build killed (exit 137)"
     return None
+
+
+def _dependency_source_unreachable(lines: Sequence[str]) -> tuple[int, str] | None:
+    """`dependency source unreachable: `dep` (http://host/dep.git)` when cargo failed to load
+    a dependency's source on a network failure (`connection refused` too, which the generic
+    patterns do not take for the network's fault)."""
+    stripped = [line.strip() for line in lines]
+    dependency = next(
+        (
+            (i, m.group(1))
+            for i, line in enumerate(stripped)
+            if (m := _DEPENDENCY_SOURCE.search(line))
+        ),
+        None,
+    )
+    if dependency is None or not any(_NETWORK_FAILURE.search(line) for line in stripped):
+        return None
+    index, name = dependency
+    source = next((m.group(1) for line in stripped if (m := _SOURCE_LOCATION.match(line))), None)
+    return index, f"dependency source unreachable: `{name}`" + (f" ({source})" if source else "")
 
 
 def _first_compile_error(lines: Sequence[str]) -> tuple[int, str] | None:

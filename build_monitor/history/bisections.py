@@ -88,18 +88,15 @@ def record_probe(
     )
 
 
-def errored_while_others_built(*, session: Session, bisection_id: int, commit: str) -> bool:
-    """Whether a probe of `commit` already ended in `error` in this bisection while another
-    commit built: the error likely belongs to the commit (a dependency source only its
-    `Cargo.toml` names), so another attempt is not worth an infrastructure retry."""
+def others_built(*, session: Session, bisection_id: int, commit: str) -> bool:
+    """Whether a commit other than `commit` has built (passed or failed, not errored, not a
+    reused record) in a probe of this bisection: the machine works, as far as it can tell."""
     probes = session.exec(
-        select(BisectProbe.commit, BisectProbe.outcome).where(
+        select(BisectProbe.commit, BisectProbe.outcome, BisectProbe.cached).where(
             BisectProbe.bisection_id == bisection_id
         )
     ).all()
-    errored = any(c == commit and outcome == "error" for c, outcome in probes)
-    others_built = any(c != commit and outcome != "error" for c, outcome in probes)
-    return errored and others_built
+    return any(c != commit and outcome != "error" and not cached for c, outcome, cached in probes)
 
 
 def finish_bisection(

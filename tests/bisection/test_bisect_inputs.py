@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from build_monitor.bisection import (
     BisectSearch,
@@ -13,6 +14,7 @@ from build_monitor.bisection import (
     ProbeOutcome,
     run_search,
 )
+from build_monitor.bisection.config import BisectConfig
 from build_monitor.errors import InvalidInputError
 from tests.bisection.conftest import TARGET, broken_from, failed
 
@@ -99,3 +101,10 @@ def test_snapshot_resumes_mid_search_exactly(commits: tuple[str, ...]) -> None:
 def test_invalid_snapshot_is_a_clear_error() -> None:
     with pytest.raises(InvalidInputError, match="invalid bisection snapshot"):
         BisectSearch.from_snapshot({"commits": ["a", "b"]})
+
+
+def test_the_config_tables_max_commit_seconds_reaches_the_search() -> None:
+    assert BisectConfig(max_commit_seconds=120).settings().max_commit_seconds == 120
+    assert BisectConfig().settings().max_commit_seconds is None
+    with pytest.raises(ValidationError, match="max_commit_seconds"):
+        BisectConfig(max_commit_seconds=0)

@@ -141,3 +141,35 @@ def test_a_probe_whose_target_tests_passed_is_never_bad(
         assert verdict is Verdict.BAD
     else:
         assert verdict is not Verdict.BAD
+
+
+WORKSPACE_LOG = """\
+     Running unittests src/lib.rs (target/debug/deps/model-0f1e2d3c4b5a6978)
+
+running 1 tests
+test tests::loads ... ok
+
+test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out
+
+     Running unittests src/lib.rs (target/debug/deps/net-8796a5b4c3d2e1f0)
+
+running 2 tests
+test parse::tests::parses_header ... {header}
+test tests::loads ... ok
+
+test result: {result}. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out
+"""
+
+
+def test_in_a_workspace_a_target_test_is_found_in_whichever_crate_runs_it() -> None:
+    """Every library of a workspace runs as `unittests src/lib.rs`: the target test lives in the
+    second such binary (net), not the first (model)."""
+    bad = parse_test_log(WORKSPACE_LOG.format(header="FAILED", result="FAILED"))
+    good = parse_test_log(WORKSPACE_LOG.format(header="ok", result="ok"))
+    target = find_target(bad, good)
+    assert target is not None
+    assert target.tests == (TestId("unittests src/lib.rs", "parse::tests::parses_header").label,)
+    assert judge_probe(bad, target).verdict(target.keys) is Verdict.BAD
+    assert judge_probe(good, target).verdict(target.keys) is Verdict.GOOD
+    # Both crates' `tests::loads` passed: two passes, though they share one label.
+    assert judge_probe(good, target).passed == 3

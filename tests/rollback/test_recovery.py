@@ -21,6 +21,7 @@ from build_monitor.builders.docker import image_tag
 from build_monitor.config import load_config
 from build_monitor.history.db import session_scope
 from build_monitor.history.models import Rollback
+from build_monitor.prefect_runtime import in_current_context
 from build_monitor.rollback.outcome import RollbackReport
 from flows.rollback import rollback_service
 from tasks.rollback_shell import TaskShell
@@ -95,8 +96,10 @@ def test_the_second_of_two_concurrent_rollbacks_records_what_it_replaced(
 
     def lock_after_the_other_rollback(shell: TaskShell):  # type: ignore[no-untyped-def]
         if shell.service.name not in started:
-            started.add(shell.service.name)  # the other rollback, a flow of its own, takes
-            other = threading.Thread(target=other_rollback)  # the lock and finishes
+            # The other rollback, a flow of its own on this Prefect API, takes the lock and
+            # finishes.
+            started.add(shell.service.name)
+            other = threading.Thread(target=in_current_context(other_rollback))
             other.start()
             other.join()
         return take_lock(shell)

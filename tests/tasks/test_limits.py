@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager
 
 import pytest
 
+from build_monitor.prefect_runtime import in_current_context
 from tasks.limits import BuildHostSettings, build_slot, one_bisection_per_service
 
 pytestmark = pytest.mark.prefect
@@ -32,7 +33,7 @@ def most_at_once(hold: Callable[[], AbstractContextManager[None]], holders: int)
             with lock:
                 inside -= 1
 
-    threads = [threading.Thread(target=run) for _ in range(holders)]
+    threads = [threading.Thread(target=in_current_context(run)) for _ in range(holders)]
     for thread in threads:
         thread.start()
     for thread in threads:
