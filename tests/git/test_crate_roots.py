@@ -9,25 +9,14 @@ import pytest
 
 from build_monitor.errors import GitError
 from build_monitor.git.repo import crate_roots
+from tests.git.commits import commit_files
 
 MANIFEST = '[package]\nname = "x"\nversion = "0.1.0"\n'
 
 
-def _commit(repo: Path, message: str, files: dict[str, str]) -> str:
-    for relative, text in files.items():
-        (repo / relative).parent.mkdir(parents=True, exist_ok=True)
-        (repo / relative).write_text(text)
-    git = ["git", "-C", str(repo), "-c", "user.name=h1", "-c", "user.email=h1@example.com"]
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", message], check=True)
-    return subprocess.run(
-        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 def test_member_crates_at_each_commit_without_the_workspace_root(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    before = _commit(
+    before = commit_files(
         tmp_path,
         "workspace",
         {
@@ -38,7 +27,7 @@ def test_member_crates_at_each_commit_without_the_workspace_root(tmp_path: Path)
             "docs/NotCargo.toml": "\n",
         },
     )
-    after = _commit(
+    after = commit_files(
         tmp_path,
         "model",
         {
@@ -57,7 +46,9 @@ def test_member_crates_at_each_commit_without_the_workspace_root(tmp_path: Path)
 
 def test_a_single_crate_repository_has_no_crate_roots(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    head = _commit(tmp_path, "crate", {"Cargo.toml": MANIFEST, "src/main.rs": "fn main() {}\n"})
+    head = commit_files(
+        tmp_path, "crate", {"Cargo.toml": MANIFEST, "src/main.rs": "fn main() {}\n"}
+    )
 
     assert crate_roots(tmp_path, head) == ()
     with pytest.raises(GitError):
