@@ -41,7 +41,13 @@ def bisect_round(
     service = config.service(context.service)
     mirror, keep = Path(context.mirror), search.likely_reruns()
     futures = submit_probes(
-        config, service, mirror, list(search.next_probes()), context.bisection_id, keep
+        config,
+        service,
+        mirror,
+        list(search.next_probes()),
+        context.bisection_id,
+        keep,
+        context.built_commits(probes),
     )
     if progress_id is not None and round_number > 1:
         update_progress(progress_id, _progress(context, probes, round_number - 1))

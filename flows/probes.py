@@ -34,8 +34,10 @@ def submit_probes(
     commits: list[str],
     bisection_id: int,
     keep_checked_out: list[str],
+    built: frozenset[str] | None = None,
 ) -> list[PrefectFuture[ProbeResult]]:
-    """Start probing `commits` concurrently; their futures, in the same order."""
+    """Start probing `commits` concurrently; their futures, in the same order. `built`: the
+    commits this bisection has built so far, when the caller knows them."""
     if service.bisect.distributed:
         # Each worker fetches its own mirror: `mirror` is this host's.
         futures = [
@@ -44,7 +46,15 @@ def submit_probes(
         ]
     else:
         futures = [
-            probe_commit.submit(config, service, mirror, commit, bisection_id, keep_checked_out)
+            probe_commit.submit(
+                config,
+                service,
+                mirror,
+                commit,
+                bisection_id,
+                keep_checked_out,
+                others_built=None if built is None else bool(built - {commit}),
+            )
             for commit in commits
         ]
     return futures

@@ -40,6 +40,7 @@ def probe_commit(
     commit: str,
     bisection_id: int,
     keep_checked_out: list[str] | None = None,
+    others_built: bool | None = None,
 ) -> ProbeResult:
     """Build, test and health-check `commit` for a bisection; a real run, never a recorded
     result (the bisection reuses recorded builds as free evidence before it asks for a probe).
@@ -48,8 +49,11 @@ def probe_commit(
     of its own: the search re-probes an `error` (``error_retries``), and an error that
     reproduces at one commit while others build belongs to that commit (the search then skips
     it as untestable). Retrying inside the probe as well built such a commit once more for
-    nothing, a retry delay included."""
-    if service.retries and read_others_built(config, bisection_id, commit):
+    nothing, a retry delay included. `others_built` says so when the caller knows (a round
+    holds every probe so far); unknown, it is read from the history."""
+    if others_built is None and service.retries:
+        others_built = read_others_built(config, bisection_id, commit)
+    if service.retries and others_built:
         service = service.model_copy(update={"retries": 0})
     report = check_and_record(
         config,

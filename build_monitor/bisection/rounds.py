@@ -83,6 +83,18 @@ class BisectContext(BaseModel):
             }
         )
 
+    def built_commits(self, probes: Sequence[ProbeResult]) -> frozenset[str]:
+        """The commits this bisection has built so far: the bad commit when it was built to
+        learn its failure, and every probe that passed or failed (not errored, not reused)."""
+        built = {
+            probe.commit
+            for probe in probes
+            if probe.outcome is not ProbeOutcome.ERROR and not probe.observation.cached
+        }
+        if self.builds_before:
+            built.add(self.commits[-1])
+        return frozenset(built)
+
     def round_name(self, round_number: int) -> str:
         return (
             f"bisect {self.service} {self.commits[0][:6]}..{self.commits[-1][:6]} "

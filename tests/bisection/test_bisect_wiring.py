@@ -172,3 +172,17 @@ def test_untestable_windows_are_stated_in_the_reason() -> None:
         f"{COMMITS[2][:10]}..{COMMITS[4][:10]} cannot test it (dependency resolution failed)"
     )
     assert with_windows_in_reason(stated) == stated
+
+
+def test_built_commits_are_the_bad_build_and_the_probes_that_built() -> None:
+    def probe(commit: str, outcome: ProbeOutcome, cached: bool = False) -> ProbeResult:
+        return ProbeResult(observation=Observation(commit, outcome, cached=cached))
+
+    probes = [
+        probe(COMMITS[1], ProbeOutcome.PASSED),
+        probe(COMMITS[2], ProbeOutcome.ERROR),
+        probe(COMMITS[3], ProbeOutcome.PASSED, cached=True),
+    ]
+    assert context().built_commits(probes) == {COMMITS[1]}
+    # The bad commit built to learn its failure is known (cached) evidence, yet it built.
+    assert context(builds_before=1).built_commits(probes) == {COMMITS[1], COMMITS[-1]}
