@@ -7,7 +7,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -15,6 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from build_monitor.builders.health import free_port
 
 __all__ = ["new_postgres_database", "postgres_url"]
 
@@ -30,12 +31,6 @@ def _as_postgres_user(argv: list[str]) -> list[str]:
     return argv
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
@@ -45,7 +40,7 @@ def postgres_url() -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="bm-postgres-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
     subprocess.run(
         _as_postgres_user([initdb, "-D", str(data), "-A", "trust", "-U", "bm", "--no-sync"]),
         check=True,

@@ -4,14 +4,18 @@ exception handler turns a retryable error into 503 and re-raises)."""
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import httpx
 import pytest
+import sqlalchemy
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from build_monitor.prefect_server import RetryServiceUnavailable
+from build_monitor.prefect_server import RetryServiceUnavailable, immediate_write_transactions
 
 
 class DatabaseLocked(Exception):
@@ -85,3 +89,66 @@ async def test_other_answers_pass_through_untouched() -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def _deferred_writer_after_a_concurrent_commit(engine: sqlalchemy.Engine) -> None:
+    """Prefect's write pattern on SQLite: BEGIN DEFERRED, read, another connection commits a
+    write, then write."""
+    with engine.connect() as setup:
+        setup.exec_driver_sql("CREATE TABLE runs (name TEXT)")
+        setup.commit()
+    with engine.connect() as late, engine.connect() as early:
+        late.exec_driver_sql("BEGIN DEFERRED")
+        late.exec_driver_sql("SELECT count(*) FROM runs").all()
+        early.exec_driver_sql("BEGIN DEFERRED")
+        early.exec_driver_sql("INSERT INTO runs VALUES ('recorder')")
+        early.exec_driver_sql("COMMIT")
+        late.exec_driver_sql("INSERT INTO runs VALUES ('round 1')")
+        late.exec_driver_sql("COMMIT")
+
+
+def _sqlite_engine(path: Path) -> sqlalchemy.Engine:
+    engine = sqlalchemy.create_engine(
+        f"sqlite:///{path}", connect_args={"timeout": 5}, poolclass=sqlalchemy.pool.NullPool
+    )
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA journal_mode = WAL").all()
+    # As Prefect's engine: the driver emits no BEGIN of its own.
+    sqlalchemy.event.listen(
+        engine, "connect", lambda dbapi, record: setattr(dbapi, "isolation_level", None)
+    )
+    return engine
+
+
+def test_a_deferred_write_after_a_concurrent_commit_fails_on_plain_sqlite(tmp_path: Path) -> None:
+    with pytest.raises(sqlalchemy.exc.OperationalError, match="database is locked"):
+        _deferred_writer_after_a_concurrent_commit(_sqlite_engine(tmp_path / "prefect.db"))
+
+
+def test_write_transactions_begun_immediately_wait_instead_of_failing(tmp_path: Path) -> None:
+    engine = _sqlite_engine(tmp_path / "prefect.db")
+    immediate_write_transactions(engine)
+    with engine.connect() as setup:
+        setup.exec_driver_sql("CREATE TABLE runs (name TEXT)")
+        setup.commit()
+    recorder_done = threading.Event()
+
+    def record() -> None:
+        with engine.connect() as recorder:
+            recorder.exec_driver_sql("BEGIN DEFERRED")  # waits for the round's lock
+            recorder.exec_driver_sql("INSERT INTO runs VALUES ('recorder')")
+            recorder.exec_driver_sql("COMMIT")
+        recorder_done.set()
+
+    with engine.connect() as round_writer:
+        round_writer.exec_driver_sql("BEGIN DEFERRED")
+        round_writer.exec_driver_sql("SELECT count(*) FROM runs").all()
+        recorder = threading.Thread(target=record)
+        recorder.start()
+        assert not recorder_done.wait(0.2)
+        round_writer.exec_driver_sql("INSERT INTO runs VALUES ('round 1')")
+        round_writer.exec_driver_sql("COMMIT")
+    recorder.join(timeout=10)
+    with engine.connect() as connection:
+        names = [row[0] for row in connection.exec_driver_sql("SELECT name FROM runs")]
+    assert names == ["round 1", "recorder"]

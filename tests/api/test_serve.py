@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,11 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from build_monitor.builders.health import free_port
 
 
 def _environment(tmp_path: Path, config: Path, prefect_port: int) -> dict[str, str]:
@@ -32,7 +27,7 @@ def _environment(tmp_path: Path, config: Path, prefect_port: int) -> dict[str, s
 def test_a_missing_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "build_monitor.api.serve"],
-        env=_environment(tmp_path, tmp_path / "missing.toml", _free_port()),
+        env=_environment(tmp_path, tmp_path / "missing.toml", free_port()),
         capture_output=True,
         text=True,
         timeout=120,
@@ -45,12 +40,12 @@ def test_a_missing_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_it_serves_the_api_while_prefect_is_unreachable(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "config.toml"
     config.write_text(f'[server]\nhost = "127.0.0.1"\nport = {port}\n')
     server = subprocess.Popen(
         [sys.executable, "-m", "build_monitor.api.serve"],
-        env=_environment(tmp_path, config, _free_port()),
+        env=_environment(tmp_path, config, free_port()),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from build_monitor.builders.health import free_port
 from build_monitor.history.db import session_scope
 from build_monitor.history.models import Build
 from build_monitor.sample.service import SampleRepo, add_commit
@@ -24,14 +25,6 @@ from tests.webhooks.fixtures import GITHUB_SECRET, github_headers, payload
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 API_TOKEN = "start-test-api-token"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(condition: object, *, timeout: float, what: str) -> object:

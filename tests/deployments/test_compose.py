@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+
+from build_monitor.builders.health import free_port
 
 PROJECT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = PROJECT / "docker-compose.yml"
@@ -79,17 +80,11 @@ def test_compose_defaults_to_local_images() -> None:
     assert images["api"] == images["worker"] == images["prefect-server"] == "build-monitor:local"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def stack(
     build_monitor_image: str, postgres_image: str, tmp_path: Path
 ) -> Iterator[dict[str, str]]:
-    ports = {name: str(_free_port()) for name in ("PREFECT", "POSTGRES", "BUILD_MONITOR")}
+    ports = {name: str(free_port()) for name in ("PREFECT", "POSTGRES", "BUILD_MONITOR")}
     config = tmp_path / "config.toml"
     config.write_text(
         (PROJECT / "compose" / "config.toml")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -14,6 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
+from build_monitor.builders.health import free_port
 from build_monitor.config import Config, parse_config
 from tests.http_receiver import Received, Receiver
 
@@ -88,12 +88,6 @@ def smtp_server() -> Iterator[SmtpServer]:
     controller.start()
     yield SmtpServer(port, collector)
     controller.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def make_config(tmp_path: Path, data: dict[str, Any]) -> Config:

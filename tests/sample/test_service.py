@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import docker.errors
 import httpx
 import pytest
 
+from build_monitor.builders.health import free_port
 from build_monitor.builders.signatures import (
     FailureAnalysis,
     analyze_build_output,
@@ -67,12 +67,6 @@ def check(repo: SampleRepo, sha: str) -> FailureAnalysis:
         return analyze_build_output(output, exit_code=code, assumed_stage="build")
     code, output = cargo(repo, sha, "test")
     return analyze_build_output(output, exit_code=code, assumed_stage="test")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_for_health(url: str, *, timeout_seconds: float = 30) -> httpx.Response:

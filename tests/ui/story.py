@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from build_monitor.builders.health import free_port
 from build_monitor.sample.service import SampleRepo, create_sample_service
 from tests.configs import service_table, write_config
 
@@ -73,14 +74,6 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=60
     ).stdout.strip()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def create_story(directory: Path, api_url: str) -> Story:
