@@ -91,20 +91,24 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def _deferred_writer_after_a_concurrent_commit(engine: sqlalchemy.Engine) -> None:
-    """Prefect's write pattern on SQLite: BEGIN DEFERRED, read, another connection commits a
-    write, then write."""
+def _create_runs_table(engine: sqlalchemy.Engine) -> None:
     with engine.connect() as setup:
         setup.exec_driver_sql("CREATE TABLE runs (name TEXT)")
         setup.commit()
-    with engine.connect() as late, engine.connect() as early:
-        late.exec_driver_sql("BEGIN DEFERRED")
-        late.exec_driver_sql("SELECT count(*) FROM runs").all()
-        early.exec_driver_sql("BEGIN DEFERRED")
-        early.exec_driver_sql("INSERT INTO runs VALUES ('recorder')")
-        early.exec_driver_sql("COMMIT")
-        late.exec_driver_sql("INSERT INTO runs VALUES ('round 1')")
-        late.exec_driver_sql("COMMIT")
+
+
+def _deferred_writer_after_a_concurrent_commit(engine: sqlalchemy.Engine) -> None:
+    """Prefect's write pattern on SQLite: BEGIN DEFERRED, read, another connection commits a
+    write, then write."""
+    _create_runs_table(engine)
+    with engine.connect() as round_writer, engine.connect() as recorder:
+        round_writer.exec_driver_sql("BEGIN DEFERRED")
+        round_writer.exec_driver_sql("SELECT count(*) FROM runs").all()
+        recorder.exec_driver_sql("BEGIN DEFERRED")
+        recorder.exec_driver_sql("INSERT INTO runs VALUES ('recorder')")
+        recorder.exec_driver_sql("COMMIT")
+        round_writer.exec_driver_sql("INSERT INTO runs VALUES ('round 1')")
+        round_writer.exec_driver_sql("COMMIT")
 
 
 def _sqlite_engine(path: Path) -> sqlalchemy.Engine:
@@ -128,9 +132,7 @@ def test_a_deferred_write_after_a_concurrent_commit_fails_on_plain_sqlite(tmp_pa
 def test_write_transactions_begun_immediately_wait_instead_of_failing(tmp_path: Path) -> None:
     engine = _sqlite_engine(tmp_path / "prefect.db")
     immediate_write_transactions(engine)
-    with engine.connect() as setup:
-        setup.exec_driver_sql("CREATE TABLE runs (name TEXT)")
-        setup.commit()
+    _create_runs_table(engine)
     recorder_done = threading.Event()
 
     def record() -> None:
