@@ -61,8 +61,8 @@ from tasks.git import (
     check_ancestry,
     fetch_repository,
     list_commit_range,
-    list_crate_roots,
     list_touched_files,
+    read_crate_directories,
     read_diffstat,
     resolve_commit_info,
 )
@@ -209,8 +209,8 @@ def bisect(
                 touched = list_touched_files(
                     mirror, plan.good, plan.bad, service_config.bisect.first_parent
                 )
-                crate_roots = list_crate_roots(mirror, plan.bad)
-                hint = prior_from_hints(plan, touched, crate_roots)
+                directories = read_crate_directories(mirror, plan.bad)
+                hint = prior_from_hints(plan, touched, directories)
             context = BisectContext(
                 service=service,
                 config_path=str(config.source) if config.source else None,

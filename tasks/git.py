@@ -6,7 +6,7 @@ from pathlib import Path
 
 from blocks.git import GitCredentials
 from build_monitor.config import ServiceConfig
-from build_monitor.git import repo
+from build_monitor.git import cargo_manifests, repo
 from build_monitor.git.repo import CommitInfo
 from tasks.retry import FETCH_TASK, LOCAL_GIT_TASK
 
@@ -63,7 +63,7 @@ def list_touched_files(
     return repo.touched_files(mirror, since=since, until=until, first_parent=first_parent)
 
 
-@LOCAL_GIT_TASK(task_run_name="crate roots {commit:.10}")
-def list_crate_roots(mirror: Path, commit: str) -> tuple[str, ...]:
-    """The directories holding a Cargo.toml at `commit`, the repository root left out."""
-    return repo.crate_roots(mirror, commit)
+@LOCAL_GIT_TASK(task_run_name="crate directories {commit:.10}")
+def read_crate_directories(mirror: Path, commit: str) -> dict[str, str]:
+    """Each crate name at `commit` mapped to its package's directory (`""`: the root)."""
+    return cargo_manifests.crate_directories(mirror, commit)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from build_monitor.bisection.libtest import TestId, TestLog
+from build_monitor.bisection.libtest import TestId, TestLog, TestOutcome
 from build_monitor.bisection.target import Target
 from build_monitor.errors import InvalidInputError
 
@@ -44,22 +44,45 @@ def files_of_test(test: TestId) -> list[str]:
     return [f"{stem}.rs", f"{stem}/mod.rs"]
 
 
-def failure_hints(log: TestLog, target: Target | None = None) -> tuple[str, ...]:
+def _in_crate(path: str, root: str | None) -> str:
+    if not root or path.startswith(root.rstrip("/") + "/"):
+        return path
+    return f"{root.rstrip('/')}/{path}"
+
+
+def crate_roots(crate_directories: Mapping[str, str]) -> tuple[str, ...]:
+    """The packages' directories other than the repository root (`crates/net`)."""
+    return tuple(sorted(set(crate_directories.values()) - {""}))
+
+
+def failure_hints(
+    log: TestLog,
+    target: Target | None = None,
+    crate_directories: Mapping[str, str] | None = None,
+) -> tuple[str, ...]:
     """Files the failure names: the target's compile errors, the target tests' panic locations
-    and the files their module paths map to (all failures when there is no target)."""
+    and the files their module paths map to (all failures when there is no target).
+
+    A test binary's paths are relative to its package (`src/lib.rs`); with
+    ``crate_directories`` (rustc crate name -> package directory) they are made relative to the
+    repository (`crates/net/src/lib.rs`), so a workspace's other `src/lib.rs` are not named."""
     files: list[str] = []
     keys = set(target.keys) if target else None
+    directories = crate_directories or {}
     for error in log.compile_errors:
         if error.file and (keys is None or error.label in keys):
             files.append(error.file)
-    panics = log.panic_locations()
-    for test in log.failed():
-        if keys is not None and test.label not in keys:
-            continue
-        where = panics.get(test)
-        if where:
-            files.append(where.split(":", 1)[0])
-        files.extend(files_of_test(test))
+    for run in log.binaries:
+        panics = dict(run.panics)
+        root = directories.get(run.crate) if run.crate else None
+        for name, outcome in run.results:
+            test = TestId(run.binary, name)
+            if outcome is not TestOutcome.FAILED or (keys is not None and test.label not in keys):
+                continue
+            where = panics.get(name)
+            if where:
+                files.append(where.split(":", 1)[0])
+            files.extend(_in_crate(path, root) for path in files_of_test(test))
     return tuple(dict.fromkeys(files))
 
 

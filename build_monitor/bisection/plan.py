@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from build_monitor.bisection.flake_history import FlakeEvidence, learned_flake_prior
 from build_monitor.bisection.flake_rates import target_flake_prior
-from build_monitor.bisection.hints import PriorHint, failure_hints, hint_prior
+from build_monitor.bisection.hints import PriorHint, crate_roots, failure_hints, hint_prior
 from build_monitor.bisection.libtest import TestLog
 from build_monitor.bisection.observation import Observation, ProbeOutcome
 from build_monitor.bisection.rounds import judge_observation
@@ -134,16 +134,20 @@ def with_test_flake_prior(
 
 
 def prior_from_hints(
-    plan: BisectPlan, touched: Mapping[str, Sequence[str]], crate_roots: Sequence[str] = ()
+    plan: BisectPlan,
+    touched: Mapping[str, Sequence[str]],
+    crate_directories: Mapping[str, str] | None = None,
 ) -> PriorHint | None:
     """The prior over suspects from the files the bad commit's failure names and the files each
-    candidate commit touched (None: no hint, the prior stays uniform)."""
+    candidate commit touched (None: no hint, the prior stays uniform). ``crate_directories``
+    (crate name -> package directory at the bad commit) places a workspace's test files."""
     bad_log = bad_test_log(plan)
     if bad_log is None or plan.target is None:
         return None
-    files = failure_hints(bad_log, plan.target)
+    directories = crate_directories or {}
+    files = failure_hints(bad_log, plan.target, directories)
     per_commit = [tuple(touched.get(commit, ())) for commit in plan.commits[1:]]
-    return hint_prior(files, per_commit, crate_roots=crate_roots)
+    return hint_prior(files, per_commit, crate_roots=crate_roots(directories))
 
 
 def first_round_midpoints(commits: Sequence[str], settings: BisectSettings) -> list[str]:

@@ -251,21 +251,3 @@ def touched_files(
         if lines:
             touched[lines[0]] = tuple(lines[1:])
     return touched
-
-
-def crate_roots(repo_path: Path, commit: str) -> tuple[str, ...]:
-    """The directories holding a `Cargo.toml` at `commit`, other than the repository root
-    (`crates/net`; a workspace's own manifest is not a crate), from one `git ls-tree`."""
-    validate_ref(commit)
-    try:
-        output = open_repo(repo_path).git.ls_tree(
-            "-r", "--name-only", "-z", "--end-of-options", commit
-        )
-    except git.GitCommandError:
-        raise GitError(f"cannot list the files of {commit[:12]}") from None
-    roots = {
-        path.removesuffix("/Cargo.toml")
-        for path in output.split("\0")
-        if path.endswith("/Cargo.toml")
-    }
-    return tuple(sorted(roots))

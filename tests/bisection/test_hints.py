@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from build_monitor.bisection.hints import (
     CRATE_WEIGHT,
     PriorHint,
+    crate_roots,
     failure_hints,
     files_of_test,
     hint_prior,
@@ -46,6 +47,34 @@ def test_hints_are_panic_locations_module_files_and_compile_error_paths() -> Non
     flaky = parse_test_log((DATA / "cargo_test_flaky_failed.log").read_text())
     unrelated = Target(tests=("tests::predict_doubles_input [unittests src/main.rs]",))
     assert failure_hints(flaky, unrelated) == ()
+
+
+WORKSPACE_DIRECTORIES = {"api": "crates/net-io", "model": "crates/model", "net_io": "crates/net-io"}
+
+
+def test_a_workspace_tests_files_are_placed_in_its_crate() -> None:
+    # Real `cargo test --no-fail-fast` of a workspace: `net_io`'s unit test, its integration
+    # test `tests/api.rs` and its doc test fail; `model`'s unit tests pass.
+    log = parse_test_log((DATA / "cargo_test_workspace_failed.log").read_text())
+    unit = Target(tests=("tests::broken [unittests src/lib.rs]",))
+
+    assert failure_hints(log, unit, WORKSPACE_DIRECTORIES) == ("crates/net-io/src/lib.rs",)
+    # Without the directories the package-relative `src/lib.rs` names every crate's library.
+    assert failure_hints(log, unit) == ("crates/net-io/src/lib.rs", "src/lib.rs")
+    assert failure_hints(log, None, WORKSPACE_DIRECTORIES) == (
+        "crates/net-io/src/lib.rs",
+        "crates/net-io/tests/api.rs",
+    )
+    touched = [["crates/model/src/lib.rs"], ["crates/net-io/src/lib.rs"], ["README.md"]]
+    placed = hint_prior(failure_hints(log, unit, WORKSPACE_DIRECTORIES), touched)
+    unplaced = hint_prior(failure_hints(log, unit), touched)
+    assert placed is not None and unplaced is not None
+    assert placed.weights[0] == placed.weights[2] < placed.weights[1]
+    assert unplaced.weights[0] == unplaced.weights[1]
+
+
+def test_crate_roots_leave_out_the_repository_root() -> None:
+    assert crate_roots({"svc": "", **WORKSPACE_DIRECTORIES}) == ("crates/model", "crates/net-io")
 
 
 def test_the_prior_is_half_uniform_half_on_commits_touching_the_named_files() -> None:

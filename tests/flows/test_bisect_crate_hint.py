@@ -1,6 +1,7 @@
 """The bisect flow's prior hint on a generated Cargo workspace (two member crates, the local
-builder): a commit that touches the crate holding the failing test's file, but not the file,
-gets crate weight, and `prior_hint` in `--json` names that crate."""
+builder): the failing test's files are placed in its crate, a commit that touches that crate
+but not the file gets crate weight, a file of the same name in the other crate gets nothing,
+and `prior_hint` in `--json` names the crate."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ PARSE = "crates/net/src/parse.rs"
 # A binary crate: two library crates would both run `unittests src/lib.rs`, and test-level
 # judging keys a test by binary name alone, so it would look the test up in the wrong crate.
 MODEL = "crates/model/src/main.rs"
+# The other crate's `src/parse.rs`: the failing test's `src/parse.rs` does not name it.
+MODEL_PARSE = "crates/model/src/parse.rs"
 
 
 def _manifest(name: str) -> str:
@@ -70,6 +73,7 @@ def workspace_repo(path: Path) -> tuple[SampleRepo, list[list[str]]]:
         ("model: revision 2", {MODEL: _model(2)}),
         ("net: document the crate", {"crates/net/src/lib.rs": "//! Ports.\npub mod parse;\n"}),
         ("model: revision 3", {MODEL: _model(3)}),
+        ("model: a parse module", {MODEL_PARSE: "pub fn revision() -> u32 {\n    3\n}\n"}),
         ("net: count ports from one", {PARSE: _parse(1)}),
         ("model: revision 4", {MODEL: _model(4)}),
         ("model: revision 5", {MODEL: _model(5)}),
@@ -81,7 +85,7 @@ def workspace_repo(path: Path) -> tuple[SampleRepo, list[list[str]]]:
         branch=BRANCH,
         commits=commits,
         good=commits[0],
-        culprit=commits[4],
+        culprit=commits[5],
         binary="net",
         expected_signature=None,
     )
@@ -92,7 +96,8 @@ def test_a_commit_in_the_failing_files_crate_gets_crate_weight(
     tmp_path: Path, prefect_api_url: str
 ) -> None:
     repo, touched = workspace_repo(tmp_path / "repo-h1-workspace")
-    assert touched[1] == ["crates/net/src/lib.rs"] and touched[3] == [PARSE]
+    assert touched[1] == ["crates/net/src/lib.rs"] and touched[3] == [MODEL_PARSE]
+    assert touched[4] == [PARSE]
     config = local_config(tmp_path, repo, health=False)
 
     exit_code, report = bisect_cli(config, "--good", repo.commits[0])
@@ -103,10 +108,12 @@ def test_a_commit_in_the_failing_files_crate_gets_crate_weight(
     assert report["target_tests"] == [TARGET]
     hint = report["prior_hint"]
     assert isinstance(hint, dict)
-    assert hint["files"] == [PARSE, "src/parse.rs", "src/parse/mod.rs"]
+    # The test binary's package-relative `src/parse.rs` is placed in its crate, `crates/net`.
+    assert hint["files"] == [PARSE, "crates/net/src/parse/mod.rs"]
     assert hint.get("crates") == ["crates/net"]
-    # One named commit at weight 1 and one crate commit at CRATE_WEIGHT share the hinted half;
-    # without the crate roots the named commit would get the whole of it.
+    # One named commit at weight 1 and one crate commit at CRATE_WEIGHT share the hinted half
+    # (the model crate's `src/parse.rs` gets none); without the crate roots the named commit
+    # would get the whole of it.
     candidates = len(repo.commits) - 1
     uniform = HINT_MIX / candidates
     assert hint["share"] == pytest.approx(uniform + (1 - HINT_MIX) / (1 + CRATE_WEIGHT), abs=1e-6)
