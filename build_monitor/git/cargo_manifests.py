@@ -54,7 +54,7 @@ def _discovered_targets(root: str, paths: Iterable[str]) -> Iterable[str]:
     for directory in _AUTO_TARGET_DIRS:
         prefix = f"{root}/{directory}/" if root else f"{directory}/"
         for path in paths:
-            if not path.startswith(prefix) or not path.endswith(".rs"):
+            if not path.startswith(prefix):
                 continue
             parts = PurePosixPath(path.removeprefix(prefix)).parts
             if len(parts) == 1:
@@ -73,7 +73,13 @@ def crate_directories(repo_path: Path, commit: str) -> dict[str, str]:
         repo = open_repo(repo_path)
         listing = repo.git.ls_tree("-r", "-z", "--end-of-options", commit)
         entries = [entry.split("\t", 1) for entry in listing.split("\0") if "\t" in entry]
-        paths = [path for _, path in entries]
+        # Only sources under a target directory can be targets: the per-package scan stays
+        # small in a repository of many files.
+        target_sources = [
+            path
+            for _, path in entries
+            if path.endswith(".rs") and any(f"/{d}/" in f"/{path}" for d in _AUTO_TARGET_DIRS)
+        ]
         manifests = {
             path: repo.odb.stream(bytes.fromhex(info.split()[2])).read().decode("utf-8", "replace")
             for info, path in entries
@@ -91,7 +97,7 @@ def crate_directories(repo_path: Path, commit: str) -> dict[str, str]:
         root = "" if parent == "." else parent
         for name in _package_names(manifest):
             primary.setdefault(rustc_name(name), set()).add(root)
-        for name in {*_declared_targets(manifest), *_discovered_targets(root, paths)}:
+        for name in {*_declared_targets(manifest), *_discovered_targets(root, target_sources)}:
             secondary.setdefault(rustc_name(name), set()).add(root)
     # A library's name wins over another package's test or binary of the same name.
     owners = {**{n: r for n, r in secondary.items() if n not in primary}, **primary}
