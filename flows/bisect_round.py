@@ -30,13 +30,12 @@ def bisect_round(
     progress_id: UUID | None = None,
 ) -> list[ProbeResult]:
     """One round: ask the search which commits to probe, probe them concurrently, then recurse
-    into the next round as a subflow until the search is done. Each round moves the progress
-    artifact `progress_id` to where the previous round left it, while its own probes build."""
+    into the next round as a subflow until the search is done; the round whose probes settle
+    it returns without starting another. Each round moves the progress artifact `progress_id`
+    to where the previous round left it, while its own probes build."""
     search = context.search(probes)
     if search.done:
-        if progress_id is not None:
-            update_progress(progress_id, _progress(context, probes, round_number - 1))
-        return probes
+        return _settled(context, probes, round_number - 1, progress_id)
     config = load_config(Path(context.config_path) if context.config_path else None)
     service = config.service(context.service)
     mirror, keep = Path(context.mirror), search.likely_reruns()
@@ -57,9 +56,20 @@ def bisect_round(
         round_number,
         ", ".join(f"{r.commit[:10]} {r.outcome.value}" for r in results),
     )
+    probes = probes + results
+    if context.search(probes).done:
+        return _settled(context, probes, round_number, progress_id)
     # The parent's heartbeat covers nested rounds (see without_flow_heartbeat).
     with without_flow_heartbeat():
-        return bisect_round(context, probes + results, round_number + 1, progress_id)
+        return bisect_round(context, probes, round_number + 1, progress_id)
+
+
+def _settled(
+    context: BisectContext, probes: list[ProbeResult], round_number: int, progress_id: UUID | None
+) -> list[ProbeResult]:
+    if progress_id is not None:
+        update_progress(progress_id, _progress(context, probes, round_number))
+    return probes
 
 
 def _progress(context: BisectContext, probes: list[ProbeResult], round_number: int) -> Progress:
