@@ -9,6 +9,7 @@ import random
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +21,7 @@ from build_monitor.bisection import (
     ProbeOutcome,
     run_search,
 )
-from build_monitor.bisection.hints import hint_prior
+from build_monitor.bisection.hints import HINT_MIX, hint_prior
 from build_monitor.bisection.simulation import commit_names
 from build_monitor.bisection.simulation_tests import (
     TestLevelHistory,
@@ -280,7 +281,7 @@ def test_a_hint_pulls_the_first_probe_to_the_commit_touching_the_named_file() ->
     )
     assert result.culprit == commits[25]
     assert result.prior_hint == {"files": ["src/net.rs"], "share": round(hint.share, 6)}
-    assert 0.5 < hint.share < 0.52
+    assert hint.share == pytest.approx(1 - HINT_MIX + HINT_MIX / 32)
 
 
 def test_snapshot_keeps_the_target_the_hint_and_the_builds_before() -> None:

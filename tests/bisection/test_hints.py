@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from build_monitor.bisection.hints import (
     CRATE_WEIGHT,
+    HINT_MIX,
     PriorHint,
     crate_roots,
     failure_hints,
@@ -77,14 +78,14 @@ def test_crate_roots_leave_out_the_repository_root() -> None:
     assert crate_roots({"svc": "", **WORKSPACE_DIRECTORIES}) == ("crates/model", "crates/net-io")
 
 
-def test_the_prior_is_half_uniform_half_on_commits_touching_the_named_files() -> None:
+def test_the_prior_mixes_uniform_with_the_commits_touching_the_named_files() -> None:
     touched = [["README.md"], ["crates/net/src/net.rs"], ["src/api.rs"], ["crates/net/Cargo.toml"]]
     hint = hint_prior(["src/net.rs"], touched, crate_roots=["", "crates/net"])
 
     assert isinstance(hint, PriorHint)
     assert sum(hint.weights) == pytest.approx(1.0)
     raw = [0.0, 1.0, 0.0, CRATE_WEIGHT]
-    expected = [0.5 / 4 + 0.5 * w / sum(raw) for w in raw]
+    expected = [HINT_MIX / 4 + (1 - HINT_MIX) * w / sum(raw) for w in raw]
     assert hint.weights == pytest.approx(expected)
     assert hint.share == pytest.approx(expected[1])
     assert hint.to_dict() == {
@@ -129,8 +130,8 @@ def test_commits_in_the_named_files_crate_outweigh_commits_in_another_crate() ->
     assert hint is not None
     model, net, root, named, model_again = hint.weights
     assert named > net > model
-    assert model == root == model_again == pytest.approx(0.5 / 5)
-    assert net == pytest.approx(0.5 / 5 + 0.5 * CRATE_WEIGHT / (1 + CRATE_WEIGHT))
+    assert model == root == model_again == pytest.approx(HINT_MIX / 5)
+    assert net == pytest.approx(HINT_MIX / 5 + (1 - HINT_MIX) * CRATE_WEIGHT / (1 + CRATE_WEIGHT))
     assert hint.crates == ("crates/net",)
     assert hint.to_dict()["crates"] == ["crates/net"]
     assert PriorHint.from_snapshot(hint.snapshot()) == hint
@@ -145,7 +146,7 @@ def test_a_named_path_gives_its_crate_when_no_commit_touched_the_file() -> None:
     hint = hint_prior(NET_HINTS, touched, crate_roots=WORKSPACE_ROOTS)
 
     assert hint is not None and hint.crates == ("crates/net",) and hint.share == 0.0
-    assert hint.weights[1] == pytest.approx(0.5 / 3 + 0.5)
+    assert hint.weights[1] == pytest.approx(HINT_MIX / 3 + 1 - HINT_MIX)
     assert hint_prior(NET_HINTS, touched) is None
 
 
@@ -157,7 +158,7 @@ def test_the_repository_root_is_never_a_crate() -> None:
 
     assert hint is not None and hint.crates == ()
     assert hint == hint_prior(["src/parse.rs"], touched)
-    assert hint.weights[0] == hint.weights[2] == pytest.approx(0.5 / 3)
+    assert hint.weights[0] == hint.weights[2] == pytest.approx(HINT_MIX / 3)
 
 
 @given(
