@@ -1,10 +1,10 @@
 """Suspects weighted by what each commit touched: the files a failure names, and a prior over
 the candidate commits that rises where a commit's diff touches them.
 
-The hinted prior is mixed with the uniform one (60% hinted, 40% uniform by default), so a right
-hint saves builds and a wrong one costs at most about one: the uniform part still holds every
-commit. (`benchmarks/bisect_hints.py` chose the share: at 47 and 96 suspects a 40% uniform part
-kept a wrong hint's cost under one build, +0.69 and +0.86, where 30% reached +0.99.)
+The hinted prior is mixed with the uniform one (50/50 by default), so a right hint saves builds
+and a wrong one costs at most about one: the uniform half still holds every commit. The search
+(`policy.choose_probes`) then prefers probes that can certify a hinted commit, at it or at its
+parent, over a slightly better split between two of them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from build_monitor.bisection.libtest import TestId, TestLog, TestOutcome
 from build_monitor.bisection.target import Target
 from build_monitor.errors import InvalidInputError
 
-HINT_MIX = 0.4
+HINT_MIX = 0.5
 # A commit that touches the crate holding a named file, but not the file, counts this much.
 CRATE_WEIGHT = 0.25
 _INLINE_TEST_MODULES = {"tests", "test"}

@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from build_monitor.bisection.posterior import Posterior
 
 PLAUSIBLE_FRACTION = 0.5
+# How much worse a split an anchor may be under a prior hint (see choose_probes); chosen with
+# benchmarks/bisect_hints.py.
+ANCHOR_SLACK = 0.15
 
 
 def split_value(at_or_before: float) -> float:
@@ -21,6 +24,7 @@ def choose_probes(
     count: int,
     *,
     minimum_split: float,
+    anchor_slack: float = 0.0,
 ) -> list[int]:
     """Up to ``count`` distinct positions whose "culprit at or before" masses sit closest to the
     quantiles ``1/(count+1), ..., count/(count+1)``, so ``count`` parallel probes cut the mass
@@ -33,20 +37,30 @@ def choose_probes(
     though improbable flake hypotheses carry a little mass. Remaining ties prefer the commit
     built fewer times (a rerun is chosen only when it is the most informative probe), then the
     older one. Probes splitting off less than ``minimum_split`` are useless and never chosen.
+
+    Anchors (with ``anchor_slack``, for a prior hint): a culprit is named only once it failed and
+    its parent passed, so a probe at a plausible commit or at its parent is part of that proof,
+    where a probe between two plausible commits (a peaked prior) only splits them. Anchors count
+    as near-ties up to ``anchor_slack`` more mass away from the quantile, and win ties of the
+    plausible split.
     """
     probabilities = posterior.probabilities
     cumulative = posterior.at_or_before()
-    top = max(probabilities[1:-1], default=0.0)
+    threshold = PLAUSIBLE_FRACTION * max(probabilities[1:-1], default=0.0)
     plausible_before = []
     plausible = 0
     for probability in probabilities:
-        plausible += probability >= PLAUSIBLE_FRACTION * top
+        plausible += probability >= threshold
         plausible_before.append(plausible)
     useful = [
         position
         for position in range(1, posterior.candidates + 1)
         if probeable[position] and split_value(cumulative[position]) >= minimum_split
     ]
+
+    def anchor(position: int) -> bool:
+        return probabilities[position] >= threshold or probabilities[position + 1] >= threshold
+
     chosen: list[int] = []
     for quantile in (i / (count + 1) for i in range(1, count + 1)):
         remaining = [position for position in useful if position not in chosen]
@@ -56,12 +70,17 @@ def choose_probes(
         tolerance = abs(cumulative[best] - quantile) + max(
             probabilities[best], probabilities[best + 1]
         )
-        near_ties = [p for p in remaining if abs(cumulative[p] - quantile) <= tolerance]
+        near_ties = [
+            p
+            for p in remaining
+            if abs(cumulative[p] - quantile) <= tolerance + (anchor_slack if anchor(p) else 0.0)
+        ]
         chosen.append(
             min(
                 near_ties,
                 key=lambda position: (
                     abs(plausible_before[position] - quantile * plausible),
+                    anchor_slack > 0 and not anchor(position),
                     abs(cumulative[position] - quantile),
                     runs[position],
                     position,

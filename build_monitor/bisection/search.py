@@ -8,7 +8,7 @@ from typing import Any
 
 from build_monitor.bisection.hints import PriorHint
 from build_monitor.bisection.observation import Observation, ProbeOutcome
-from build_monitor.bisection.policy import choose_probes
+from build_monitor.bisection.policy import ANCHOR_SLACK, choose_probes
 from build_monitor.bisection.posterior import CommitTally, FlakeModel, Posterior, compute_posterior
 from build_monitor.bisection.result import BisectResult, BisectStatus, UntestableWindow
 from build_monitor.bisection.settings import BisectSettings
@@ -561,6 +561,7 @@ class BisectSearch:
             runs,
             min(settings.parallel, budget_left),
             minimum_split=(1.0 - settings.confidence) / 20,
+            anchor_slack=ANCHOR_SLACK if self._prior_hint is not None else 0.0,
         )
         if not probes:
             reason = (

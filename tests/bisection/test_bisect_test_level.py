@@ -284,6 +284,26 @@ def test_a_hint_pulls_the_first_probe_to_the_commit_touching_the_named_file() ->
     assert hint.share == pytest.approx(1 - HINT_MIX + HINT_MIX / 32)
 
 
+def test_between_two_hinted_commits_the_search_probes_one_of_them_or_its_parent() -> None:
+    # Commits 10 and 30 touch the named file and hold most of the mass: a probe halfway between
+    # them splits it best, but one at a hinted commit or its parent also proves the culprit.
+    commits = commit_names(49)
+    touched = [["README.md"]] * 48
+    touched[9] = touched[29] = ["src/net.rs"]
+    search = search_for(commits, prior_hint=hint_prior(["src/net.rs"], touched))
+
+    (first,) = search.next_probes()
+    assert commits.index(first) in (9, 10, 29, 30)
+    asked, probe = scripted(
+        commits,
+        lambda p, _n: observed(commits[p], TargetResult.FAILED if p >= 30 else TargetResult.PASSED),
+    )
+    result = run_search(search, probe)
+    assert result.culprit == commits[30]
+    # The culprit's failure, its parent's pass and the rerun, plus at most one split.
+    assert result.builds <= 4, asked
+
+
 def test_snapshot_keeps_the_target_the_hint_and_the_builds_before() -> None:
     commits = commit_names(17)
     hint = hint_prior(["src/net.rs"], [["src/net.rs"]] + [["x"]] * 15)
