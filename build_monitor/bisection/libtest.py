@@ -146,11 +146,6 @@ class TestLog:
         """The runs of binaries labelled ``name``: one per workspace crate that has it."""
         return [run for run in self.binaries if run.binary == name]
 
-    def panic_locations(self) -> dict[TestId, str]:
-        return {
-            TestId(run.binary, name): where for run in self.binaries for name, where in run.panics
-        }
-
 
 def _clean(line: str) -> str:
     return _ANSI_ESCAPE.sub("", line).rstrip("\r")

@@ -37,9 +37,7 @@ def test_a_failed_test_run_gives_every_test_and_the_panic_location() -> None:
         "tests::predict_doubles_input": TestOutcome.FAILED,
     }
     assert log.failed() == [TestId(MAIN, "tests::predict_doubles_input")]
-    assert log.panic_locations() == {
-        TestId(MAIN, "tests::predict_doubles_input"): "src/main.rs:113:9"
-    }
+    assert dict(run.panics) == {"tests::predict_doubles_input": "src/main.rs:113:9"}
     assert log.compile_errors == ()
 
 
@@ -48,7 +46,9 @@ def test_a_docker_build_log_with_terminal_codes_and_interleaved_stderr_parses_th
     docker = parse_test_log((DATA / "docker_build_test_failure.log").read_text())
 
     assert set(docker.results().items()) == set(raw.results().items())
-    assert docker.panic_locations() == raw.panic_locations()
+    assert [(run.binary, run.panics) for run in docker.binaries] == [
+        (run.binary, run.panics) for run in raw.binaries
+    ]
 
 
 def test_compile_errors_give_code_and_file_and_no_tests() -> None:
